@@ -1,0 +1,16 @@
+"""carbonsim: energy and carbon emissions of machine-learning workloads.
+
+>>> import carbonsim
+>>> result = carbonsim.load("scenarios/patterson2021.toml").run()   # doctest: +SKIP
+>>> result.totals.energy_kwh                                          # doctest: +SKIP
+"""
+from ._version import __version__
+from .errors import Problem, ScenarioError, SimulationError
+from .hardware import CATALOG, Hardware
+from .results import Result, WorkloadResult
+from .scenario import ResolvedScenario, Scenario, load, resolve
+
+__all__ = [
+    "__version__", "CATALOG", "Hardware", "Problem", "Result", "ResolvedScenario", "Scenario",
+    "ScenarioError", "SimulationError", "WorkloadResult", "load", "resolve",
+]

@@ -1,0 +1,125 @@
+"""The ``carbonsim`` command.
+
+Exit codes: 0 success, 1 an unexpected internal error, 2 bad input (an invalid
+scenario, an unreadable file, a bad option); errors are one line per problem
+on stderr, never a traceback (set CARBONSIM_TRACEBACK=1 to see one).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from ._version import __version__
+from .errors import ScenarioError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _cmd_run(args) -> int:
+    from .scenario import load
+    result = load(args.file).run()
+    if args.format == "json":
+        text = result.to_json()
+    elif args.format == "csv":
+        text = result.to_csv()
+    else:
+        text = result.format_table()
+    _emit(text, args.output)
+    return EXIT_OK
+
+
+def _cmd_validate(args) -> int:
+    from .scenario import load
+    resolved = load(args.file).validate()
+    print(f"{args.file}: valid (schema_version {resolved.schema_version})")
+    print(resolved.summary())
+    for w in resolved.warnings:
+        print(f"warning: {w}")
+    return EXIT_OK
+
+
+def _cmd_schema(args) -> int:
+    from .scenario import json_schema
+    _emit(json.dumps(json_schema(), indent=2), args.output)
+    return EXIT_OK
+
+
+def _cmd_hardware(args) -> int:
+    from .hardware import CATALOG
+    if args.format == "json":
+        print(json.dumps([h.to_dict() for h in CATALOG.values()], indent=2))
+        return EXIT_OK
+
+    def num(v, fmt="g"):
+        return "-" if v is None else format(v, fmt)
+
+    head = ["name", "description", "TDP W", "system W", "peak TFLOP/s", "idle W", "embodied kg", "boundary", "life y"]
+    rows = [[h.name, h.description, num(h.tdp_w), num(h.system_power_w), num(h.peak_tflops), num(h.idle_w),
+             num(h.embodied_kgco2e), h.embodied_boundary or "-", num(h.lifetime_years)] for h in CATALOG.values()]
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    for r in [head] + rows:
+        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+    print("\nsystem W: measured average system power per chip (host share included), used by default;"
+          " TDP only where none is published.\nSources: carbonsim.hardware module docs, or --format json.")
+    return EXIT_OK
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        with open(output, "w") as f:
+            f.write(text + "\n")
+    else:
+        print(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="carbonsim", description="Energy and carbon emissions of ML workloads.")
+    p.add_argument("--version", action="version", version=f"carbonsim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="simulate a scenario file and print its footprint")
+    r.add_argument("file", help="scenario TOML file")
+    r.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    r.add_argument("-o", "--output", help="write to this file instead of stdout")
+    r.set_defaults(func=_cmd_run)
+
+    v = sub.add_parser("validate", help="check a scenario file and summarise it")
+    v.add_argument("file")
+    v.set_defaults(func=_cmd_validate)
+
+    s = sub.add_parser("schema", help="print the JSON Schema of the scenario file format")
+    s.add_argument("-o", "--output")
+    s.set_defaults(func=_cmd_schema)
+
+    h = sub.add_parser("hardware", help="list the hardware catalog")
+    h.add_argument("--format", choices=["table", "json"], default="table")
+    h.set_defaults(func=_cmd_hardware)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ScenarioError as err:
+        print(f"carbonsim: error: {err}" if len(err.problems) == 1 else f"carbonsim: {len(err.problems)} errors:\n{err}",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as err:
+        print(f"carbonsim: error: {err.filename or ''}: {err.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("carbonsim: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # pragma: no cover - the last line of defence
+        if os.environ.get("CARBONSIM_TRACEBACK"):
+            raise
+        print(f"carbonsim: internal error: {type(err).__name__}: {err} "
+              "(please report it; CARBONSIM_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
