@@ -33,9 +33,10 @@ def integrate_intervals(start_s, end_s, power_w, datacenter, values):
 
     ``values[d][h][k]``: signal k of datacenter d in hour h.
     """
+    tables = [[[float(x) for x in row] for row in dc] for dc in values]
     energy, weighted = [], []
     for s, e, p, d in zip(start_s, end_s, power_w, datacenter):
-        en, w = integrate_interval(float(s), float(e), float(p), [list(map(float, row)) for row in values[d]])
+        en, w = integrate_interval(float(s), float(e), float(p), tables[int(d)])
         energy.append(en)
         weighted.append(w)
     return energy, weighted

@@ -1,0 +1,15 @@
+"""The documentation covers every key of the file format."""
+from pathlib import Path
+
+from carbonsim.scenario import (DatacenterSpec, HardwareSpec, PublishedSpec, ScenarioFile, ScenarioMeta,
+                                TrainingSpec)
+
+DOC = (Path(__file__).resolve().parent.parent / "docs" / "scenario-format.md").read_text()
+
+
+def test_every_key_is_documented():
+    for model in (ScenarioFile, ScenarioMeta, HardwareSpec, DatacenterSpec, TrainingSpec, PublishedSpec):
+        for key in model.model_fields:
+            if key in ("hardware", "datacenters", "workloads", "scenario", "training"):
+                continue
+            assert f"`{key}`" in DOC, f"{model.__name__}.{key} is not in docs/scenario-format.md"
