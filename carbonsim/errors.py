@@ -1,7 +1,11 @@
 """The one error type users see for bad input, and its pieces."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+
+# Characters that str.splitlines() breaks on: escaped so one problem is one line.
+_LINE_BREAKS = {c: repr(chr(c))[1:-1] for c in (0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029)}
 
 
 @dataclass(frozen=True)
@@ -22,11 +26,16 @@ class Problem:
             text += f", got {_show(self.value)}"
         if self.fix:
             text += f" ({self.fix})"
-        return text
+        return text.translate(_LINE_BREAKS)
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    if isinstance(value, (dt.date, dt.time)):  # as written in TOML, not datetime.date(...)
+        return value.isoformat()
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # e.g. an int with more than 4300 digits
+        text = f"<{type(value).__name__} too large to show>"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -20,7 +20,10 @@ import difflib
 import hashlib
 import json
 import math
+import re
 import tomllib
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -58,7 +61,10 @@ def _to_utc(value: Any) -> Any:
         except ValueError:
             raise ValueError("must be a date or date-time such as 2020-04-01 or 2020-04-01T08:00:00Z")
     if isinstance(value, dt.datetime):
-        value = value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+        try:
+            value = value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+        except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00
+            raise ValueError("must be between 1970-01-01 and 2199-12-31")
     elif isinstance(value, dt.date):
         value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
     else:
@@ -281,21 +287,44 @@ class ResolvedScenario:
 # ---------------------------------------------------------------------------
 
 
+_BOUNDS = {"gt": "greater than", "ge": "greater than or equal to", "lt": "less than", "le": "less than or equal to"}
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key(name: object) -> str:
+    """A key as written in a TOML path: bare if it can be, else quoted."""
+    name = str(name)
+    return name if _BARE_KEY.fullmatch(name) else json.dumps(name)
+
+
 def _path(loc: tuple) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + _key(part)
     return out
+
+
+def _is_model(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, BaseModel)
+
+
+def _unwrap(t: Any) -> Any:
+    """``Model | None`` -> ``Model``."""
+    if typing.get_origin(t) in (typing.Union, types.UnionType):
+        models = [a for a in typing.get_args(t) if _is_model(a)]
+        return models[0] if models else t
+    return t
 
 
 def _model_at(loc: tuple, root: type[BaseModel] = ScenarioFile) -> type[BaseModel] | None:
     """The spec class that holds the field at ``loc`` (for "did you mean")."""
     model: Any = root
     for part in loc:
-        if isinstance(model, type) and issubclass(model, BaseModel):
+        model = _unwrap(model)
+        if _is_model(model):
             if isinstance(part, str) and part in model.model_fields:
                 model = model.model_fields[part].annotation
             else:
@@ -303,7 +332,24 @@ def _model_at(loc: tuple, root: type[BaseModel] = ScenarioFile) -> type[BaseMode
         else:  # list[...] or dict[str, ...]: step into the item type
             args = getattr(model, "__args__", ())
             model = args[-1] if args else None
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+    model = _unwrap(model)
+    return model if _is_model(model) else None
+
+
+def _missing_fix(parent: type[BaseModel] | None, key: str | None, loc: tuple) -> str | None:
+    """How to add a missing (or empty) field: a value, a [table] or a [table.NAME]."""
+    if parent is None or key not in parent.model_fields:
+        return None
+    ann = _unwrap(parent.model_fields[key].annotation)
+    if typing.get_origin(ann) is Literal:
+        return f"add {key} = {typing.get_args(ann)[0]!r}"
+    table, item = _path(loc), ann
+    if typing.get_origin(ann) is dict:
+        table, item = table + ".NAME", typing.get_args(ann)[-1]
+    if not _is_model(item):
+        return _example(parent, key)
+    required = [name for name, f in item.model_fields.items() if f.is_required()]
+    return f"add a [{table}] table" + (f" with {', '.join(required)}" if required else "")
 
 
 def _example(model: type[BaseModel] | None, key: str) -> str | None:
@@ -313,7 +359,10 @@ def _example(model: type[BaseModel] | None, key: str) -> str | None:
     if not examples:
         return None
     ex = examples[0]
-    return f"for example {key} = {json.dumps(ex) if isinstance(ex, str) else repr(ex)}"
+    ann = model.model_fields[key].annotation
+    if isinstance(ex, str) and dt.datetime not in (typing.get_args(ann) or (ann,)):
+        ex = json.dumps(ex)  # dates are TOML literals, not strings
+    return f"for example {key} = {ex}"
 
 
 def _problems_from(err: ValidationError, prefix: tuple = (), root: type[BaseModel] = ScenarioFile) -> list[Problem]:
@@ -326,26 +375,48 @@ def _problems_from(err: ValidationError, prefix: tuple = (), root: type[BaseMode
         key = loc[-1] if loc and isinstance(loc[-1], str) else None
         if kind == "extra_forbidden":
             known = list(parent.model_fields) if parent else []
-            guess = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            word = str(key)
+            guess = difflib.get_close_matches(word, known, n=1, cutoff=0.6) or sorted(  # else pue_value -> pue
+                (k for k in known if min(len(k), len(word)) >= 3 and (word.startswith(k) or k.startswith(word))),
+                key=len, reverse=True)[:1]
             fix = f"did you mean {guess[0]!r}?" if guess else (f"known keys: {', '.join(known)}" if known else None)
             problems.append(Problem(_path(loc), "unknown key", fix=fix, has_value=False))
         elif kind == "missing":
-            fix = _example(parent, key) if key else None
+            fix = _missing_fix(parent, key, loc) if key else None
             problems.append(Problem(_path(loc), "required key is missing", fix=fix or f"add {key} = ...", has_value=False))
+        elif kind == "invalid_key" or (loc and loc[-1] == "[key]"):  # non-string keys: Python documents only
+            where = loc[:-1] if kind == "invalid_key" else loc[:-2]
+            problems.append(Problem(_path(where), "keys must be strings", loc[len(where)]))
         elif kind == "value_error":
             rule = str(e.get("ctx", {}).get("error", e["msg"]))
             problems.append(Problem(_path(loc), rule, value, has_value=not isinstance(value, dict)))
+        elif kind == "literal_error" and loc == ("schema_version",) and type(value) not in (int, float):
+            problems.append(Problem("schema_version", f"must be the integer {SCHEMA_VERSION}", value,
+                                    fix=f"write schema_version = {SCHEMA_VERSION}, without quotes"))
         elif kind == "literal_error" and loc == ("schema_version",):
             problems.append(
                 Problem("schema_version", f"unsupported version (this carbonsim reads version {SCHEMA_VERSION})", value,
                         fix="upgrade carbonsim, or write the file for version 1")
             )
         else:
-            rule = e["msg"].replace("Input should be", "must be").replace("Input ", "value ")
+            rule = re.sub(r"^(Input|String|Dictionary|List) should", "must", e["msg"]).replace("Input ", "value ")
+            rule = re.sub(r" after validation, not \d+$", "", rule)
+            bound = next(((k, v) for k, v in e.get("ctx", {}).items() if k in _BOUNDS), None)
+            if bound and isinstance(bound[1], float) and abs(bound[1]) >= 1e16:  # 1e+32, not 1000...000
+                rule = f"must be {_BOUNDS[bound[0]]} {bound[1]!r}"
             if kind == "finite_number":
                 rule = "must be a finite number (not NaN or inf)"
+            elif kind in ("model_type", "model_attributes_type", "dict_type"):
+                rule = "must be a table"
+            elif kind == "list_type":
+                rule = "must be an array"
+            elif kind == "int_type" and isinstance(value, float):
+                rule = "must be a whole number (an integer, without a decimal point)"
             owner = _model_at(loc[:-1], root) if loc else None
-            problems.append(Problem(_path(loc), rule, value, fix=_example(owner, key) if key else None))
+            fix = _example(owner, key) if key else None
+            if kind == "too_short" and not value:
+                fix = _missing_fix(owner, key, loc) if key else None
+            problems.append(Problem(_path(loc), rule, value, fix=fix))
     return problems
 
 
@@ -362,14 +433,15 @@ def _sha256(doc: ScenarioFile) -> str:
 def _not_defined(path: str, kind: str, name: str, defined) -> Problem:
     defined = sorted(defined)
     guess = hw.suggest(name, defined)
-    fix = (f"did you mean {guess!r}? " if guess else "") + f"defined {kind}: {', '.join(defined) or 'none'}"
+    kinds = kind if kind == "hardware" else kind + "s"
+    fix = (f"did you mean {guess!r}? " if guess else "") + f"defined {kinds}: {', '.join(map(_key, defined)) or 'none'}"
     return Problem(path, f"{kind} {name!r} is not defined", name, fix=fix, has_value=False)
 
 
 def _resolve_hardware(spec: ScenarioFile, problems: list[Problem]) -> dict[str, hw.Hardware]:
     table: dict[str, hw.Hardware] = dict(hw.CATALOG)
     for name, h in spec.hardware.items():
-        path = f"hardware.{name}"
+        path = f"hardware.{_key(name)}"
         values = {k: v for k, v in h.model_dump(exclude={"base", "description"}).items() if v is not None}
         base_name = h.base if h.base is not None else name
         base = hw.find(base_name, table)
@@ -437,7 +509,7 @@ def _resolve_training(i: int, t: TrainingSpec, meta: ScenarioMeta, hardware, dat
         if chip.peak_tflops is not None and achieved > chip.peak_tflops * 1e12 * (1 + 1e-9):
             problems.append(Problem(f"{path}.achieved_tflops_per_chip",
                                     f"exceeds the peak of {chip.name} ({chip.peak_tflops:g} TFLOP/s)",
-                                    t.achieved_tflops_per_chip, fix="check the units (TFLOP/s per chip)"))
+                                    t.achieved_tflops_per_chip, fix="check the units: TFLOP/s per chip"))
             return None
         if duration > 36500 * SECONDS_PER_DAY:
             problems.append(Problem(f"{path}.flops", "implies a run longer than 100 years", t.flops,
@@ -445,7 +517,8 @@ def _resolve_training(i: int, t: TrainingSpec, meta: ScenarioMeta, hardware, dat
             return None
     start = t.start if t.start is not None else meta.start
     if start + dt.timedelta(seconds=duration) >= _LATEST:
-        problems.append(Problem(f"{path}.start", "run would end after 2199", start.isoformat(), has_value=True))
+        problems.append(Problem(f"{path}.start", "run would end after 2199", start,
+                                fix=f"start earlier: the run lasts {duration / SECONDS_PER_DAY:g} days"))
         return None
     return TrainingRun(
         name=t.name, description=t.description, hardware=chip, datacenter=t.datacenter, chips=t.chips,
@@ -523,6 +596,11 @@ def read_toml(path: str | Path) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError([Problem("", f"not valid TOML: {err}", has_value=False)], str(path)) from None
+    except ValueError:  # an integer literal longer than Python converts (4300 digits)
+        raise ScenarioError([Problem("", "not valid TOML: a number is too long", has_value=False)], str(path)) from None
+    except RecursionError:
+        raise ScenarioError([Problem("", "not valid TOML: arrays or tables nested too deeply", has_value=False)],
+                            str(path)) from None
 
 
 # ---------------------------------------------------------------------------
@@ -552,7 +630,7 @@ class Scenario:
     >>> s.add_training_run("run", hardware="v100", chips=8, datacenter="iowa", duration_days=1)  # doctest: +ELLIPSIS
     TrainingSpec(...)
     >>> round(s.run().totals.energy_kwh, 3)
-    69.326
+    69.264
 
     Each ``add_*`` checks its own arguments at once (raising ScenarioError with
     the field path); references between parts are checked by :meth:`validate`,
