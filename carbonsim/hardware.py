@@ -38,6 +38,19 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 
+#: Full citations of the short source keys used in ``Hardware.sources``.
+SOURCES = MappingProxyType({
+    "patterson2021": "Patterson et al. 2021, Carbon Emissions and Large Neural Network Training, arXiv:2104.10350",
+    "llmcarbon": "Faiz et al., LLMCarbon, ICLR 2024",
+    "palm": "Chowdhery et al. 2022, PaLM (TPU v4 system power in training)",
+    "bloom": "Luccioni et al. 2022, Estimating the Carbon Footprint of BLOOM",
+    "nvidia-spec": "NVIDIA data sheets (V100 SXM2, A100 SXM4, H100 SXM5)",
+    "nvidia-dgx-h100": "NVIDIA DGX H100 data sheet (10.2 kW per 8 GPUs incl. host)",
+    "nvidia-pcf-h100": "NVIDIA HGX H100 product carbon footprint (2024)",
+    "google-tpu-v4": "Google Cloud TPU v4 documentation; Jouppi et al., ISCA 2023",
+    "scenario": "set in the scenario file",
+})
+
 #: Default embodied-carbon amortisation lifetime (LLMCarbon uses 5 years;
 #: Wu et al. 2022 report 3-5 years for Meta's fleet).
 DEFAULT_LIFETIME_YEARS = 5.0

@@ -11,15 +11,46 @@ import io
 import json
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ._version import __version__
-from .scenario import SECONDS_PER_DAY, ResolvedScenario
+from .accounting import J_PER_KWH
+from .scenario import SECONDS_PER_DAY, ResolvedScenario, TrainingRun
 
 #: Version of the result contract (bumped only for incompatible changes).
 RESULT_SCHEMA_VERSION = 1
+_SUMS = ("it_energy_kwh", "energy_kwh", "gross_co2e_kg", "net_co2e_kg", "embodied_co2e_kg")
 
 
-def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+def _iso(t: dt.datetime | None) -> str | None:
+    return None if t is None else t.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Totals:
+    it_energy_kwh: float = 0.0
+    energy_kwh: float = 0.0
+    gross_co2e_kg: float = 0.0
+    net_co2e_kg: float = 0.0
+    embodied_co2e_kg: float = 0.0
+
+    @property
+    def total_co2e_kg(self) -> float:
+        """Net operational plus embodied."""
+        return self.net_co2e_kg + self.embodied_co2e_kg
+
+    @classmethod
+    def of(cls, rows) -> "Totals":
+        rows = list(rows)
+        return cls(*(float(sum(getattr(r, k) for r in rows)) for k in _SUMS))
+
+    def __sub__(self, other: "Totals") -> "Totals":
+        return Totals(*(getattr(self, k) - getattr(other, k) for k in _SUMS))
+
+    def to_dict(self) -> dict:
+        return {"it_energy_kwh": self.it_energy_kwh, "energy_kwh": self.energy_kwh,
+                "co2e_kg": {"gross": self.gross_co2e_kg, "net": self.net_co2e_kg},
+                "embodied_co2e_kg": self.embodied_co2e_kg, "total_co2e_kg": self.total_co2e_kg}
 
 
 @dataclass(frozen=True)
@@ -30,8 +61,8 @@ class WorkloadResult:
     datacenter: str
     hardware: str
     chips: int
-    start: dt.datetime
-    end: dt.datetime
+    start: dt.datetime | None
+    end: dt.datetime | None
     power_w_per_chip: float
     it_energy_kwh: float
     energy_kwh: float
@@ -43,14 +74,22 @@ class WorkloadResult:
     activated_fraction: float | None = None
     flops: float | None = None
     published: dict | None = None
+    jobs: int = 1
+    chip_hours: float = 0.0
+    queue_wait_h_mean: float = 0.0
+    queue_wait_h_p95: float = 0.0
+    delay_h_mean: float = 0.0
+    deadline_misses: int = 0
+    placements: dict = field(default_factory=dict)
 
     @property
     def days(self) -> float:
+        if self.start is None or self.end is None:
+            return 0.0
         return (self.end - self.start).total_seconds() / SECONDS_PER_DAY
 
     @property
     def total_co2e_kg(self) -> float:
-        """Net operational plus embodied."""
         return self.net_co2e_kg + self.embodied_co2e_kg
 
     def comparison(self) -> dict:
@@ -70,7 +109,10 @@ class WorkloadResult:
             "it_energy_kwh": self.it_energy_kwh, "energy_kwh": self.energy_kwh,
             "co2e_kg": {"gross": self.gross_co2e_kg, "net": self.net_co2e_kg},
             "embodied_co2e_kg": self.embodied_co2e_kg, "embodied_boundary": self.embodied_boundary,
-            "total_co2e_kg": self.total_co2e_kg,
+            "total_co2e_kg": self.total_co2e_kg, "jobs": self.jobs, "chip_hours": self.chip_hours,
+            "queueing": {"wait_hours_mean": self.queue_wait_h_mean, "wait_hours_p95": self.queue_wait_h_p95,
+                         "delay_hours_mean": self.delay_h_mean, "deadline_misses": self.deadline_misses},
+            "placements": self.placements,
         }
         for key in ("parameters", "activated_fraction", "flops"):
             if getattr(self, key) is not None:
@@ -84,40 +126,67 @@ class WorkloadResult:
 
 
 @dataclass(frozen=True)
-class Totals:
-    it_energy_kwh: float
-    energy_kwh: float
-    gross_co2e_kg: float
-    net_co2e_kg: float
-    embodied_co2e_kg: float
+class PoolResult:
+    hardware: str
+    chips: int | None
+    busy_chip_hours: float
+    idle_chip_hours: float
+    off_chip_hours: float
 
     @property
-    def total_co2e_kg(self) -> float:
-        return self.net_co2e_kg + self.embodied_co2e_kg
-
-    @classmethod
-    def of(cls, rows) -> "Totals":
-        rows = list(rows)
-        return cls(*(sum(getattr(r, k) for r in rows) for k in
-                     ("it_energy_kwh", "energy_kwh", "gross_co2e_kg", "net_co2e_kg", "embodied_co2e_kg")))
+    def utilization(self) -> float | None:
+        total = self.busy_chip_hours + self.idle_chip_hours + self.off_chip_hours
+        return self.busy_chip_hours / total if self.chips is not None and total > 0 else None
 
     def to_dict(self) -> dict:
-        return {"it_energy_kwh": self.it_energy_kwh, "energy_kwh": self.energy_kwh,
-                "co2e_kg": {"gross": self.gross_co2e_kg, "net": self.net_co2e_kg},
-                "embodied_co2e_kg": self.embodied_co2e_kg, "total_co2e_kg": self.total_co2e_kg}
+        return {"hardware": self.hardware, "chips": self.chips, "utilization": self.utilization,
+                "busy_chip_hours": self.busy_chip_hours, "idle_chip_hours": self.idle_chip_hours,
+                "powered_down_chip_hours": self.off_chip_hours}
+
+
+@dataclass(frozen=True)
+class DatacenterResult:
+    name: str
+    pue: float
+    grid: str
+    basis: str
+    busy: Totals
+    idle: Totals
+    pools: tuple[PoolResult, ...] = ()
+
+    @property
+    def totals(self) -> Totals:
+        return Totals.of([self.busy, self.idle])
+
+    def to_dict(self) -> dict:
+        out = self.totals.to_dict()
+        out.update({"pue": self.pue, "grid": self.grid, "basis": self.basis,
+                    "busy_energy_kwh": self.busy.energy_kwh, "idle_energy_kwh": self.idle.energy_kwh,
+                    "idle_co2e_kg": {"gross": self.idle.gross_co2e_kg, "net": self.idle.net_co2e_kg},
+                    "pools": [p.to_dict() for p in self.pools]})
+        return out
 
 
 @dataclass(frozen=True)
 class Result:
-    """What a run computed.  ``total_co2e_kg`` is net operational + embodied."""
+    """What a run computed.  ``totals`` = workloads + idle capacity; total CO2e = net operational + embodied."""
 
     scenario: ResolvedScenario
     workloads: tuple[WorkloadResult, ...]
     warnings: tuple[str, ...] = ()
+    datacenters: tuple[DatacenterResult, ...] = ()
+    baseline: Totals | None = None
+    baseline_delay_h_mean: float | None = None
+    hourly: dict | None = None
     totals: Totals = field(init=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "totals", Totals.of(self.workloads))
+        idle = Totals.of(d.idle for d in self.datacenters)
+        object.__setattr__(self, "totals", Totals.of(list(self.workloads) + [idle]))
+
+    @property
+    def idle(self) -> Totals:
+        return Totals.of(d.idle for d in self.datacenters)
 
     def workload(self, name: str) -> WorkloadResult:
         for w in self.workloads:
@@ -125,49 +194,97 @@ class Result:
                 return w
         raise KeyError(f"no workload named {name!r}; workloads: {', '.join(w.name for w in self.workloads)}")
 
-    def _group(self, key: str) -> dict[str, Totals]:
-        groups: dict[str, list] = {}
-        for w in self.workloads:
-            groups.setdefault(getattr(w, key), []).append(w)
-        return {k: Totals.of(v) for k, v in groups.items()}
+    def datacenter(self, name: str) -> DatacenterResult:
+        for d in self.datacenters:
+            if d.name == name:
+                return d
+        raise KeyError(f"no datacenter named {name!r}")
 
     def by_datacenter(self) -> dict[str, Totals]:
-        return self._group("datacenter")
+        return {d.name: d.totals for d in self.datacenters}
 
     def by_phase(self) -> dict[str, Totals]:
-        return self._group("phase")
+        groups: dict[str, list] = {}
+        for w in self.workloads:
+            groups.setdefault(w.phase, []).append(w)
+        out = {k: Totals.of(v) for k, v in groups.items()}
+        idle = self.idle
+        if idle.energy_kwh or idle.embodied_co2e_kg:
+            out["idle"] = idle
+        return out
 
-    def to_dict(self) -> dict:
+    @property
+    def savings(self) -> Totals | None:
+        """Baseline (fixed placement, run at submit) minus this run's policies."""
+        return None if self.baseline is None else self.baseline - self.totals
+
+    def to_dict(self, hourly: bool = False) -> dict:
         s = self.scenario
-        return {
+        total_energy = self.totals.energy_kwh or 1.0
+        total_co2 = self.totals.total_co2e_kg or 1.0
+        out = {
             "schema_version": RESULT_SCHEMA_VERSION,
             "scenario": {"name": s.name, "sha256": s.sha256, "source": s.source},
             "provenance": {
                 "carbonsim_version": __version__, "seed": s.seed,
                 "data_sources": self.data_sources(),
-                "accounting": "location-based gross; net = gross x (1 - CFE) or published net intensity "
-                              "(24/7 same-grid CFE, Patterson et al. 2021)",
+                "accounting": "location-based gross (hourly average intensity); net = gross x (1 - CFE) or a "
+                              "published net intensity (24/7 same-grid CFE, Patterson et al. 2021)",
+                "bases": sorted({d.basis for d in self.datacenters}),
             },
             "totals": self.totals.to_dict(),
-            "datacenters": {k: v.to_dict() for k, v in self.by_datacenter().items()},
-            "phases": {k: v.to_dict() for k, v in self.by_phase().items()},
+            "datacenters": {d.name: d.to_dict() for d in self.datacenters},
+            "phases": {k: {**v.to_dict(), "share": v.energy_kwh / total_energy,
+                           "co2e_share": v.total_co2e_kg / total_co2}
+                       for k, v in self.by_phase().items()},
             "workloads": [w.to_dict() for w in self.workloads],
             "warnings": list(self.warnings),
         }
+        if self.baseline is not None:
+            sv = self.savings
+            out["policy"] = {
+                "baseline": self.baseline.to_dict(),
+                "savings": {**sv.to_dict(), "co2e_fraction": {
+                    "gross": sv.gross_co2e_kg / self.baseline.gross_co2e_kg if self.baseline.gross_co2e_kg else 0.0,
+                    "net": sv.net_co2e_kg / self.baseline.net_co2e_kg if self.baseline.net_co2e_kg else 0.0}},
+                "added_delay_hours_mean": self._policy_delay() - (self.baseline_delay_h_mean or 0.0),
+            }
+        if hourly and self.hourly is not None:
+            h = self.hourly
+            out["hourly"] = {
+                "start": _iso(h["t0"]), "step_hours": 1,
+                "datacenters": {name: {"energy_kwh": h["energy_kwh"][i].tolist(),
+                                       "co2e_kg": {"gross": h["gross_kg"][i].tolist(), "net": h["net_kg"][i].tolist()},
+                                       "intensity_gco2e_per_kwh": h["intensity_g_per_kwh"][i].tolist(),
+                                       "power_kw": (h["energy_kwh"][i]).tolist()}
+                                for i, name in enumerate(d.name for d in self.datacenters)},
+            }
+        return out
+
+    def _policy_delay(self) -> float:
+        jobs = sum(w.jobs for w in self.workloads)
+        return sum(w.delay_h_mean * w.jobs for w in self.workloads) / jobs if jobs else 0.0
 
     def data_sources(self) -> list[str]:
+        from .hardware import SOURCES
         sources = set()
         for dc in self.scenario.datacenters.values():
-            sources.add(f"datacenter {dc.name}: constant grid intensity from the scenario")
-        for w in self.scenario.training:
-            sources.update(f"hardware {w.hardware.name}.{k}: {v}" for k, v in w.hardware.sources.items())
+            g = dc.grid
+            if g.constant and g.source in ("constant", "", None):
+                sources.add(f"datacenter {dc.name}: constant grid intensity from the scenario")
+            else:
+                sources.add(f"datacenter {dc.name}: {g.name} ({g.source}, {g.year}, {g.basis}"
+                            + (f", licence {g.licence}" if g.licence else "") + ")")
+        for w in self.scenario.workloads:
+            for k, v in w.hardware.sources.items():
+                sources.add(f"hardware {w.hardware.name}.{k}: {SOURCES.get(v, v)}")
         return sorted(sources)
 
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+    def to_json(self, indent: int | None = 2, hourly: bool = False) -> str:
+        return json.dumps(self.to_dict(hourly=hourly), indent=indent)
 
     def to_csv(self) -> str:
-        cols = ["name", "kind", "phase", "datacenter", "hardware", "chips", "start", "end", "days",
+        cols = ["name", "kind", "phase", "datacenter", "hardware", "chips", "jobs", "start", "end", "days",
                 "it_energy_kwh", "energy_kwh", "gross_co2e_kg", "net_co2e_kg", "embodied_co2e_kg", "total_co2e_kg"]
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -186,25 +303,46 @@ class Result:
             raise ImportError("to_frame() needs pandas: pip install 'carbonsim[pandas]'") from None
         return pd.read_csv(io.StringIO(self.to_csv()), parse_dates=["start", "end"])
 
+    def hourly_frame(self):
+        """Hourly energy and emissions per datacenter (run with ``hourly=True``; needs pandas)."""
+        import pandas as pd
+        if self.hourly is None:
+            raise ValueError("no hourly data: run with hourly=True (or --hourly)")
+        h = self.hourly
+        n = h["energy_kwh"].shape[1]
+        index = pd.date_range(h["t0"], periods=n, freq="h")
+        frames = []
+        for i, d in enumerate(self.datacenters):
+            frames.append(pd.DataFrame({"datacenter": d.name, "energy_kwh": h["energy_kwh"][i],
+                                        "gross_co2e_kg": h["gross_kg"][i], "net_co2e_kg": h["net_kg"][i],
+                                        "intensity_gco2e_per_kwh": h["intensity_g_per_kwh"][i]}, index=index))
+        return pd.concat(frames).rename_axis("hour")
+
     def format_table(self) -> str:
         head = ["workload", "hardware", "chips", "days", "IT MWh", "fac. MWh", "gross t", "net t", "embod. t"]
         rows = []
         for w in self.workloads:
-            rows.append([w.name, w.hardware, f"{w.chips:,}", f"{w.days:.2f}", f"{w.it_energy_kwh / 1e3:.2f}",
+            chips = f"{w.chips:,}" if w.jobs == 1 else f"{w.jobs:,} jobs"
+            rows.append([w.name, w.hardware, chips, f"{w.days:.2f}", f"{w.it_energy_kwh / 1e3:.2f}",
                          f"{w.energy_kwh / 1e3:.2f}", f"{w.gross_co2e_kg / 1e3:.2f}", f"{w.net_co2e_kg / 1e3:.2f}",
                          f"{w.embodied_co2e_kg / 1e3:.3f}"])
             comp = w.comparison()
             if comp:
                 pub = {"days": 3, "energy_mwh": 5, "gross_tco2e": 6, "net_tco2e": 7}
-                prow, drow = ["  published", "", "", "", "", "", "", "", ""], ["  difference", "", "", "", "", "", "", "", ""]
+                prow, drow = ["  published"] + [""] * 8, ["  difference"] + [""] * 8
                 for key, col in pub.items():
                     if key in comp:
                         c, p, d = comp[key]
                         prow[col] = f"{p:g}"
                         drow[col] = f"{d:+.1%}"
                 rows += [prow, drow]
+        idle = self.idle
+        if idle.energy_kwh or idle.embodied_co2e_kg:
+            rows.append(["(idle capacity)", "", "", "", f"{idle.it_energy_kwh / 1e3:.2f}", f"{idle.energy_kwh / 1e3:.2f}",
+                         f"{idle.gross_co2e_kg / 1e3:.2f}", f"{idle.net_co2e_kg / 1e3:.2f}",
+                         f"{idle.embodied_co2e_kg / 1e3:.3f}"])
         t = self.totals
-        rows.append(["total", "", f"{sum(w.chips for w in self.workloads):,}", "", f"{t.it_energy_kwh / 1e3:.2f}",
+        rows.append(["total", "", "", "", f"{t.it_energy_kwh / 1e3:.2f}",
                      f"{t.energy_kwh / 1e3:.2f}", f"{t.gross_co2e_kg / 1e3:.2f}", f"{t.net_co2e_kg / 1e3:.2f}",
                      f"{t.embodied_co2e_kg / 1e3:.3f}"])
         widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
@@ -217,5 +355,145 @@ class Result:
                line(head), line(["-" * w for w in widths])]
         out += [line(r) for r in rows[:-1]] + [line(["-" * w for w in widths]), line(rows[-1])]
         out.append(f"total CO2e (net operational + embodied): {t.total_co2e_kg / 1e3:.2f} t")
+        pools = [(d, p) for d in self.datacenters for p in d.pools if p.chips is not None]
+        if pools:
+            out.append("")
+            out.append("datacenter pools: utilization, busy / idle energy (facility MWh)")
+            for d, p in pools:
+                out.append(f"  {d.name} {p.chips} x {p.hardware}: utilization {p.utilization:.1%}; "
+                           f"busy {d.busy.energy_kwh / 1e3:.2f}, idle {d.idle.energy_kwh / 1e3:.2f}")
+        queued = [w for w in self.workloads if w.jobs > 1 or w.queue_wait_h_mean > 0]
+        if queued:
+            out.append("")
+            out.append("queueing (hours): mean wait for chips, p95, mean delay from submit to start")
+            for w in queued:
+                out.append(f"  {w.name}: {w.jobs:,} jobs; wait {w.queue_wait_h_mean:.2f}, p95 {w.queue_wait_h_p95:.2f}, "
+                           f"delay {w.delay_h_mean:.2f}" + (f", {w.deadline_misses} deadline misses"
+                                                            if w.deadline_misses else ""))
+        if self.baseline is not None:
+            sv, b = self.savings, self.baseline
+            out.append("")
+            out.append(f"policy vs baseline (run at submit in the home datacenter, same jobs and data): "
+                       f"gross {b.gross_co2e_kg / 1e3:.2f} -> {t.gross_co2e_kg / 1e3:.2f} t "
+                       f"({-sv.gross_co2e_kg / b.gross_co2e_kg:+.1%}), net {b.net_co2e_kg / 1e3:.2f} -> "
+                       f"{t.net_co2e_kg / 1e3:.2f} t; added delay "
+                       f"{self._policy_delay() - (self.baseline_delay_h_mean or 0):.2f} h per job")
         out += [f"warning: {w}" for w in self.warnings]
         return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# Assembly from the engine's accounting
+# ---------------------------------------------------------------------------
+
+
+def _sum_by(index: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(index, weights, minlength=n)[:n] if len(index) else np.zeros(n)
+
+
+def _totals(mask, a) -> Totals:
+    return Totals(float(a.it_j[mask].sum() / J_PER_KWH), float(a.fac_j[mask].sum() / J_PER_KWH),
+                  float(a.gross_g[mask].sum() / 1000), float(a.net_g[mask].sum() / 1000),
+                  float(a.embodied_kg[mask].sum()))
+
+
+def _idle_embodied(run, pools, scenario, datacenter: int | None = None) -> float:
+    """Embodied carbon of pool chips while not running jobs (idle or powered down), by time."""
+    from .hardware import find
+    total = 0.0
+    for k, p in enumerate(pools):
+        if p.chips is None or (datacenter is not None and p.datacenter != datacenter):
+            continue
+        chip = find(p.hardware, scenario.hardware)
+        if chip is not None and chip.embodied_kgco2e is not None:
+            total += ((run.pool_idle_chip_s[k] + run.pool_off_chip_s[k]) * chip.embodied_kgco2e
+                      / (chip.lifetime_years * 365.25 * 86400))
+    return total
+
+
+def build_result(scenario, rows, pools, jobs, accounted, policies, t0, table, hourly) -> Result:
+    a = accounted["policy"]
+    run = a.run
+    iv = run.intervals
+    n_rows = len(rows)
+    wl = iv["workload"]
+    busy = wl >= 0
+    w_idx = np.where(busy, wl, 0)
+    it = _sum_by(w_idx[busy], a.it_j[busy], n_rows) / J_PER_KWH
+    fac = _sum_by(w_idx[busy], a.fac_j[busy], n_rows) / J_PER_KWH
+    gross = _sum_by(w_idx[busy], a.gross_g[busy], n_rows) / 1000
+    net = _sum_by(w_idx[busy], a.net_g[busy], n_rows) / 1000
+    emb = _sum_by(w_idx[busy], a.embodied_kg[busy], n_rows)
+    chip_h = _sum_by(w_idx[busy], (iv["chips"] * (iv["end_s"] - iv["start_s"]))[busy], n_rows) / 3600
+    dc_names = list(scenario.datacenters)
+    warnings = list(scenario.warnings)
+    delay = run.job_start_s - jobs.submit_s
+    wait = run.job_queue_s
+
+    def at(s):
+        return None if not np.isfinite(s) else t0 + dt.timedelta(seconds=float(s))
+
+    results = []
+    for i, row in enumerate(rows):
+        src = row.source
+        mask = jobs.workload == i
+        chip = row.hardware
+        if chip.embodied_kgco2e is None:
+            warnings.append(f"{row.name}: no published embodied carbon for {chip.name}; counted as 0 "
+                            f"(set hardware.{chip.name}.embodied_kgco2e to include it)")
+        placed = run.job_datacenter[mask]
+        placements = {dc_names[d]: int(c) for d, c in zip(*np.unique(placed[placed >= 0], return_counts=True))}
+        n_jobs = int(mask.sum())
+        is_run = isinstance(src, TrainingRun)
+        results.append(WorkloadResult(
+            name=row.name, kind=row.kind, phase=row.phase, datacenter=row.datacenter, hardware=chip.name,
+            chips=int(jobs.chips[mask].max()) if n_jobs else 0,
+            start=at(np.nanmin(run.job_start_s[mask])) if n_jobs else None,
+            end=at(np.nanmax(run.job_end_s[mask])) if n_jobs else None,
+            power_w_per_chip=src.power_w_per_chip,
+            it_energy_kwh=float(it[i]), energy_kwh=float(fac[i]), gross_co2e_kg=float(gross[i]),
+            net_co2e_kg=float(net[i]), embodied_co2e_kg=float(emb[i]), embodied_boundary=chip.embodied_boundary,
+            parameters=src.parameters if is_run else None,
+            activated_fraction=src.activated_fraction if is_run else None,
+            flops=src.flops if is_run else None,
+            published=dict(src.published) if is_run and src.published else None,
+            jobs=n_jobs, chip_hours=float(chip_h[i]),
+            queue_wait_h_mean=float(wait[mask].mean() / 3600) if n_jobs else 0.0,
+            queue_wait_h_p95=float(np.percentile(wait[mask], 95) / 3600) if n_jobs else 0.0,
+            delay_h_mean=float(np.nanmean(delay[mask]) / 3600) if n_jobs else 0.0,
+            deadline_misses=int(np.sum(run.job_end_s[mask] > run.deadline_s[mask] + 1e-6)),
+            placements=placements,
+        ))
+
+    datacenters = []
+    dcol = iv["datacenter"]
+    for d, name in enumerate(dc_names):
+        dc = scenario.datacenters[name]
+        in_dc = dcol == d
+        pool_results = [PoolResult(p.hardware, p.chips, run.pool_busy_chip_s[k] / 3600,
+                                   run.pool_idle_chip_s[k] / 3600, run.pool_off_chip_s[k] / 3600)
+                        for k, p in enumerate(pools)
+                        if p.datacenter == d and (p.chips is not None or run.pool_busy_chip_s[k] > 0)]
+        idle_emb = _idle_embodied(run, pools, scenario, d)
+        idle_t = _totals(in_dc & ~busy, a)
+        idle_t = Totals(idle_t.it_energy_kwh, idle_t.energy_kwh, idle_t.gross_co2e_kg, idle_t.net_co2e_kg, idle_emb)
+        datacenters.append(DatacenterResult(
+            name=name, pue=dc.pue, grid=dc.grid.name, basis=dc.grid.basis,
+            busy=_totals(in_dc & busy, a), idle=idle_t, pools=tuple(pool_results)))
+    bases = {d.basis for d in datacenters if d.basis != "unspecified"}
+    if len(bases) > 1:
+        warnings.append(f"totals add emissions on different bases ({', '.join(sorted(bases))}): "
+                        "direct and lifecycle intensities measure different things")
+
+    baseline = baseline_delay = None
+    if "baseline" in accounted:
+        b = accounted["baseline"]
+        everything = np.ones(len(b.it_j), dtype=bool)
+        bt = _totals(everything, b)
+        baseline = Totals(bt.it_energy_kwh, bt.energy_kwh, bt.gross_co2e_kg, bt.net_co2e_kg,
+                          bt.embodied_co2e_kg + _idle_embodied(b.run, pools, scenario))
+        d_b = b.run.job_start_s - jobs.submit_s
+        baseline_delay = float(np.nanmean(d_b) / 3600) if len(d_b) else 0.0
+    return Result(scenario=scenario, workloads=tuple(results), warnings=tuple(dict.fromkeys(warnings)),
+                  datacenters=tuple(datacenters), baseline=baseline, baseline_delay_h_mean=baseline_delay,
+                  hourly=hourly)

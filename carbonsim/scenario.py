@@ -22,6 +22,7 @@ import json
 import math
 import re
 import tomllib
+import warnings as _warnings
 import types
 import typing
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import hardware as hw
+from .distributions import Distribution
 from .errors import Problem, ScenarioError
 
 SCHEMA_VERSION = 1
@@ -83,8 +85,18 @@ class ScenarioMeta(_Spec):
     start: dt.datetime = Field(
         DEFAULT_START, description="Default start of workloads that give none (UTC; naive times are UTC)."
     )
+    end: dt.datetime | None = Field(
+        None, description="End of the simulated period (idle power is counted until then).",
+        examples=[dt.date(2023, 1, 1)],
+    )
 
-    _utc = field_validator("start", mode="before")(_to_utc)
+    _utc = field_validator("start", "end", mode="before")(_to_utc)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end ({self.end:%Y-%m-%d %H:%M}) must be after start ({self.start:%Y-%m-%d %H:%M})")
+        return self
 
 
 class HardwareSpec(_Spec):
@@ -104,27 +116,67 @@ class HardwareSpec(_Spec):
     lifetime_years: float | None = Field(None, gt=0, le=50, examples=[5.0])
 
 
+class GridFileSpec(_Spec):
+    """``grid = {csv = "...", ...}``: an hourly intensity series from a CSV file."""
+
+    csv: str = Field(min_length=1, description="Path, relative to the scenario file.", examples=["grid.csv"])
+    format: Literal["generic", "electricitymaps", "eia930"] = "generic"
+    timezone: str = Field("UTC", description="Timezone of naive timestamps (generic format).")
+    unit: Literal["g/kWh", "kg/kWh", "lbs/MWh"] = "g/kWh"
+    basis: Literal["direct", "lifecycle", "unspecified"] = "unspecified"
+
+
+class PoolSpec(_Spec):
+    """``[datacenters.NAME.pools.HARDWARE]``: a fixed number of accelerators."""
+
+    chips: int = Field(ge=1, le=100_000_000, examples=[1024])
+    idle_w_per_chip: float | None = Field(None, ge=0, le=1e5, description="Default: the hardware's idle_w.")
+    power_down_after_minutes: float | None = Field(None, gt=0, le=1e7)
+
+
 class DatacenterSpec(_Spec):
-    """``[datacenters.NAME]``: efficiency and grid."""
+    """``[datacenters.NAME]``: efficiency, grid and (optionally) accelerator pools."""
 
     description: str = ""
     location: str = ""
     pue: float = Field(ge=1.0, le=5.0, description="Power usage effectiveness.", examples=[1.1])
-    grid_intensity_gco2e_per_kwh: float = Field(
-        ge=0, le=5000, description="Gross (location-based) grid intensity.", examples=[429.0]
+    grid_intensity_gco2e_per_kwh: float | None = Field(
+        None, ge=0, le=5000, description="Constant gross (location-based) grid intensity.", examples=[429.0]
     )
+    grid: str | GridFileSpec | None = Field(
+        None, description="Hourly grid signal: a bundled name (carbonsim regions) or a CSV file.",
+        examples=["eia:CISO"],
+    )
+    grid_year_shift: Literal["none", "exact", "weekday"] = "none"
+    grid_overflow: Literal["error", "wrap"] = "error"
+    grid_max_gap_hours: int = Field(24, ge=0, le=8760)
     net_grid_intensity_gco2e_per_kwh: float | None = Field(
         None, ge=0, le=5000, description="Published net intensity after same-grid CFE; exclusive with cfe."
     )
-    cfe: float | None = Field(
-        None, ge=0, le=1, description="Carbon-free-energy share: net = gross x (1 - cfe).", examples=[0.3]
+    cfe: float | Literal["grid"] | None = Field(
+        None, description="Carbon-free-energy share: net = gross x (1 - cfe); 'grid' for the signal's own.",
+        examples=[0.3],
     )
+    pools: dict[str, PoolSpec] = Field(default_factory=dict, max_length=100)
+
+    @field_validator("cfe")
+    @classmethod
+    def _cfe_range(cls, v):
+        if isinstance(v, float) and not 0 <= v <= 1:
+            raise ValueError("must be a fraction between 0 and 1, or \"grid\"")
+        return v
 
     @model_validator(mode="after")
     def _net_rules(self):
+        if (self.grid is None) == (self.grid_intensity_gco2e_per_kwh is None):
+            raise ValueError("give exactly one of grid_intensity_gco2e_per_kwh (a constant) or grid "
+                             "(a signal name such as \"eia:CISO\", or a CSV file)")
         if self.cfe is not None and self.net_grid_intensity_gco2e_per_kwh is not None:
             raise ValueError("give either cfe or net_grid_intensity_gco2e_per_kwh, not both")
         net = self.net_grid_intensity_gco2e_per_kwh
+        if net is not None and self.grid is not None:
+            raise ValueError("net_grid_intensity_gco2e_per_kwh needs a constant grid_intensity_gco2e_per_kwh; "
+                             "with an hourly grid use cfe")
         if net is not None and net > self.grid_intensity_gco2e_per_kwh:
             raise ValueError(
                 f"net_grid_intensity_gco2e_per_kwh ({net}) must not exceed grid_intensity_gco2e_per_kwh "
@@ -141,6 +193,42 @@ class PublishedSpec(_Spec):
     energy_mwh: float | None = Field(None, ge=0, le=1e9)
     gross_tco2e: float | None = Field(None, ge=0, le=1e9)
     net_tco2e: float | None = Field(None, ge=0, le=1e9)
+
+
+class PolicySpec(_Spec):
+    """``policy = {...}``: where and when a workload's jobs run."""
+
+    placement: Literal["fixed", "lowest-carbon-now", "lowest-carbon-mean"] = "fixed"
+    datacenters: list[str] = Field(default_factory=list, max_length=1000,
+                                   description="Candidates for placement (default: the workload's datacenter).")
+    shift: Literal["none", "window", "interruptible"] = "none"
+    slack_hours: float = Field(0.0, ge=0, le=87_600, examples=[24.0])
+    interrupt: Literal["cheapest", "threshold"] = "cheapest"
+    threshold_gco2e_per_kwh: float | None = Field(None, ge=0, le=5000)
+    checkpoint_overhead_minutes: float = Field(0.0, ge=0, le=10_000)
+    forecast_error: float = Field(0.0, ge=0, le=3, description="Sigma of lognormal hourly forecast errors.")
+
+    @model_validator(mode="after")
+    def _rules(self):
+        if self.shift != "none" and self.slack_hours <= 0:
+            raise ValueError(f"shift = {self.shift!r} needs slack_hours > 0 (how long the job may be delayed)")
+        if self.shift == "interruptible" and self.interrupt == "threshold" and self.threshold_gco2e_per_kwh is None:
+            raise ValueError("interrupt = 'threshold' needs threshold_gco2e_per_kwh")
+        if self.placement != "fixed" and not self.datacenters:
+            raise ValueError(f"placement = {self.placement!r} needs datacenters = [...] to choose from")
+        return self
+
+
+def _check_one_duration(self, keys=("duration_days", "duration_hours", "flops")):
+    given = [k for k in keys if getattr(self, k) is not None]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of {', '.join(keys[:-1])} or {keys[-1]}"
+                         + (f" (got {', '.join(given)})" if given else ""))
+    if getattr(self, keys[-1]) is not None:
+        rates = [k for k in ("achieved_tflops_per_chip", "hardware_efficiency") if getattr(self, k) is not None]
+        if len(rates) != 1:
+            raise ValueError(f"with {keys[-1]}, give exactly one of achieved_tflops_per_chip or hardware_efficiency")
+    return self
 
 
 class TrainingSpec(_Spec):
@@ -162,29 +250,101 @@ class TrainingSpec(_Spec):
     )
     parameters: float | None = Field(None, gt=0, le=1e16, examples=[11e9])
     activated_fraction: float | None = Field(None, gt=0, le=1, examples=[1.0])
+    phase: Literal["training", "experimentation"] = "training"
+    priority: int = Field(0, ge=-1000, le=1000, description="Lower runs first when queueing.")
+    policy: PolicySpec | None = None
     published: PublishedSpec | None = None
+
+    _utc = field_validator("start", mode="before")(_to_utc)
+    _one_duration = model_validator(mode="after")(_check_one_duration)
+
+
+class JobStreamSpec(_Spec):
+    """``[[workloads.job_stream]]``: many jobs, from a Poisson arrival process or a CSV trace."""
+
+    name: str = Field(min_length=1, max_length=200, examples=["research jobs"])
+    description: str = ""
+    phase: Literal["training", "experimentation"] = "experimentation"
+    hardware: str = Field(min_length=1, examples=["v100"])
+    datacenter: str = Field(min_length=1, examples=["iowa"])
+    start: dt.datetime | None = Field(None, description="First possible arrival (default scenario.start).")
+    end: dt.datetime | None = Field(None, description="No arrivals after this (default scenario.end).")
+    rate_per_day: float | None = Field(None, gt=0, le=1e7, description="Poisson arrival rate.", examples=[40.0])
+    trace: str | None = Field(None, min_length=1, description="CSV of submit,chips,duration_hours|flops.")
+    chips: int | Distribution | None = Field(None, examples=[8])
+    duration_hours: float | Distribution | None = Field(None, examples=[6.0])
+    flops: float | Distribution | None = None
+    achieved_tflops_per_chip: float | None = Field(None, gt=0, le=1e6)
+    hardware_efficiency: float | None = Field(None, gt=0, le=1)
+    power_w_per_chip: float | None = Field(None, gt=0, le=1e5)
+    priority: int = Field(0, ge=-1000, le=1000)
+    policy: PolicySpec | None = None
+    max_jobs: int = Field(1_000_000, ge=1, le=100_000_000, description="Refuse to generate more jobs than this.")
+
+    _utc = field_validator("start", "end", mode="before")(_to_utc)
+
+    @field_validator("chips")
+    @classmethod
+    def _chips(cls, v):
+        if isinstance(v, int) and not 1 <= v <= 10_000_000:
+            raise ValueError("must be between 1 and 10,000,000")
+        return v
+
+    @field_validator("duration_hours", "flops")
+    @classmethod
+    def _positive(cls, v):
+        if isinstance(v, float) and not 0 < v <= 1e32:
+            raise ValueError("must be greater than 0")
+        return v
+
+    @model_validator(mode="after")
+    def _source(self):
+        if (self.rate_per_day is None) == (self.trace is None):
+            raise ValueError("give exactly one of rate_per_day (Poisson arrivals) or trace (a CSV file)")
+        if self.rate_per_day is not None:
+            if self.chips is None:
+                raise ValueError("Poisson arrivals need chips (a number or a distribution)")
+            _check_one_duration(self, ("duration_hours", "flops"))
+        elif any(getattr(self, k) is not None for k in ("chips", "duration_hours", "flops")):
+            raise ValueError("with a trace, chips and durations come from the file; remove chips/duration_hours/flops")
+        return self
+
+
+class SearchSpec(_Spec):
+    """``[[workloads.search]]``: a neural architecture / hyper-parameter search of N trials."""
+
+    name: str = Field(min_length=1, max_length=200, examples=["evolved-transformer-search"])
+    description: str = ""
+    hardware: str = Field(min_length=1, examples=["tpu-v2"])
+    datacenter: str = Field(min_length=1)
+    start: dt.datetime | None = None
+    trials: int = Field(ge=1, le=10_000_000, examples=[200])
+    chips_per_trial: int = Field(ge=1, le=10_000_000, examples=[1])
+    trial_duration_hours: float | None = Field(None, gt=0, le=876_000, examples=[6.0])
+    trial_flops: float | None = Field(None, gt=0, le=1e32)
+    achieved_tflops_per_chip: float | None = Field(None, gt=0, le=1e6)
+    hardware_efficiency: float | None = Field(None, gt=0, le=1)
+    parallelism: int | None = Field(None, ge=1, le=10_000_000, description="Trials running at once (default all).")
+    early_stopping_fraction: float = Field(0.0, ge=0, le=1, description="Share of trials stopped early.")
+    early_stopped_length: float = Field(0.25, gt=0, le=1, description="Share of a full trial a stopped one runs.")
+    final_training: TrainingSpec | None = Field(None, description="Optional full-size training after the search.")
+    power_w_per_chip: float | None = Field(None, gt=0, le=1e5)
+    priority: int = Field(0, ge=-1000, le=1000)
+    policy: PolicySpec | None = None
 
     _utc = field_validator("start", mode="before")(_to_utc)
 
     @model_validator(mode="after")
-    def _one_duration(self):
-        given = [k for k in ("duration_days", "duration_hours", "flops") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                "give exactly one of duration_days, duration_hours or flops"
-                + (f" (got {', '.join(given)})" if given else "")
-            )
-        if self.flops is not None:
-            rates = [k for k in ("achieved_tflops_per_chip", "hardware_efficiency") if getattr(self, k) is not None]
-            if len(rates) != 1:
-                raise ValueError("with flops, give exactly one of achieved_tflops_per_chip or hardware_efficiency")
-        return self
+    def _duration(self):
+        return _check_one_duration(self, ("trial_duration_hours", "trial_flops"))
 
 
 class WorkloadsSpec(_Spec):
     """``[workloads]``: lists of workloads by kind."""
 
     training: list[TrainingSpec] = Field(default_factory=list, max_length=1_000_000)
+    job_stream: list[JobStreamSpec] = Field(default_factory=list, max_length=10_000)
+    search: list[SearchSpec] = Field(default_factory=list, max_length=10_000)
 
 
 class ScenarioFile(_Spec):
@@ -211,14 +371,63 @@ def json_schema() -> dict:
 
 
 @dataclass(frozen=True)
+class Pool:
+    """A fixed number of accelerators of one type in one datacenter."""
+
+    hardware: str
+    chips: int
+    idle_w_per_chip: float
+    power_down_after_s: float | None = None
+
+
+@dataclass(frozen=True)
 class Datacenter:
     name: str
     pue: float
-    grid_intensity_g_per_kwh: float
-    net_grid_intensity_g_per_kwh: float
-    cfe: float | None = None
+    grid: Any                                  # carbonsim.grid.GridSignal (hourly or constant)
+    cfe: float | str | None = None             # share, "grid" (the signal's hourly CFE) or None
+    net_grid_intensity_g_per_kwh: float | None = None   # a published constant net intensity
+    grid_year_shift: str = "none"
+    grid_overflow: str = "error"
+    pools: Mapping[str, Pool] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     location: str = ""
     description: str = ""
+
+    @property
+    def grid_intensity_g_per_kwh(self) -> float:
+        """The constant intensity, or the signal's mean."""
+        return float(self.grid.values[0]) if self.grid.constant else float(self.grid.mean)
+
+    @property
+    def net_description(self) -> str:
+        if self.net_grid_intensity_g_per_kwh is not None:
+            return f"published net intensity {self.net_grid_intensity_g_per_kwh:g} gCO2e/kWh"
+        if self.cfe == "grid":
+            return "net = gross x (1 - hourly CFE of the grid signal)"
+        if self.cfe is not None:
+            return f"net = gross x (1 - {self.cfe:g})"
+        return "net = gross (no carbon-free-energy share given)"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Resolved ``policy`` table (see :class:`carbonsim.engine.Policy`)."""
+
+    placement: str = "fixed"
+    datacenters: tuple[str, ...] = ()
+    shift: str = "none"
+    slack_s: float = 0.0
+    interrupt: str = "cheapest"
+    threshold_g: float | None = None
+    checkpoint_overhead_s: float = 0.0
+    forecast_error: float = 0.0
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.placement == "fixed" and self.shift == "none"
+
+
+BASELINE_POLICY = Policy()
 
 
 @dataclass(frozen=True)
@@ -237,9 +446,11 @@ class TrainingRun:
     activated_fraction: float | None = None
     published: Mapping | None = None
     description: str = ""
+    phase: str = "training"
+    priority: int = 0
+    policy: Policy = BASELINE_POLICY
 
     kind = "training"
-    phase = "training"
 
     @property
     def end(self) -> dt.datetime:
@@ -248,6 +459,53 @@ class TrainingRun:
     @property
     def days(self) -> float:
         return self.duration_s / SECONDS_PER_DAY
+
+
+@dataclass(frozen=True)
+class JobStream:
+    name: str
+    phase: str
+    hardware: hw.Hardware
+    datacenter: str
+    start: dt.datetime
+    end: dt.datetime
+    power_w_per_chip: float
+    power_source: str
+    rate_per_s: float | None = None
+    trace: Mapping | None = None          # {"submit": datetimes, "chips": ints, "duration_s": floats}
+    chips: Any = None                      # int or Distribution
+    duration_hours: Any = None             # float or Distribution
+    flops: Any = None                      # float or Distribution (with achieved_flops_per_chip)
+    achieved_flops_per_chip: float | None = None
+    priority: int = 0
+    policy: Policy = BASELINE_POLICY
+    max_jobs: int = 1_000_000
+    description: str = ""
+
+    kind = "job_stream"
+
+
+@dataclass(frozen=True)
+class Search:
+    name: str
+    hardware: hw.Hardware
+    datacenter: str
+    start: dt.datetime
+    trials: int
+    chips_per_trial: int
+    trial_duration_s: float
+    power_w_per_chip: float
+    power_source: str
+    parallelism: int | None = None
+    early_stopping_fraction: float = 0.0
+    early_stopped_length: float = 0.25
+    final_training: TrainingRun | None = None
+    priority: int = 0
+    policy: Policy = BASELINE_POLICY
+    description: str = ""
+
+    kind = "search"
+    phase = "experimentation"
 
 
 @dataclass(frozen=True)
@@ -262,23 +520,36 @@ class ResolvedScenario:
     datacenters: Mapping[str, Datacenter]
     training: tuple[TrainingRun, ...]
     warnings: tuple[str, ...] = ()
+    job_streams: tuple[JobStream, ...] = ()
+    searches: tuple[Search, ...] = ()
+    start: dt.datetime = DEFAULT_START
+    end: dt.datetime | None = None
 
     @property
     def workloads(self) -> tuple:
-        return self.training
+        return self.training + self.job_streams + self.searches
 
     def summary(self) -> str:
-        lines = [f"scenario {self.name!r}: {len(self.datacenters)} datacenter(s), {len(self.training)} training run(s)"]
+        lines = [f"scenario {self.name!r}: {len(self.datacenters)} datacenter(s), {len(self.training)} training run(s), "
+                 f"{len(self.job_streams)} job stream(s), {len(self.searches)} search(es)"]
         for dc in self.datacenters.values():
-            lines.append(
-                f"  datacenter {dc.name}: PUE {dc.pue:g}, grid {dc.grid_intensity_g_per_kwh:g} gCO2e/kWh"
-                f" (net {dc.net_grid_intensity_g_per_kwh:g})"
-            )
+            grid = (f"grid {dc.grid_intensity_g_per_kwh:g} gCO2e/kWh" if dc.grid.constant else
+                    f"grid {dc.grid.name} (hourly, mean {dc.grid.mean:.1f} gCO2e/kWh, {dc.grid.basis})")
+            pools = "".join(f", {p.chips} x {p.hardware}" for p in dc.pools.values())
+            lines.append(f"  datacenter {dc.name}: PUE {dc.pue:g}, {grid}; {dc.net_description}{pools}")
         for run in self.training:
             lines.append(
                 f"  training {run.name}: {run.chips} x {run.hardware.name} at {run.power_w_per_chip:g} W"
                 f" in {run.datacenter}, {run.days:.2f} days from {run.start:%Y-%m-%d %H:%M}Z"
             )
+        for st in self.job_streams:
+            src = f"{st.rate_per_s * 86400:g} jobs/day" if st.rate_per_s else f"trace of {len(st.trace['chips'])} jobs"
+            lines.append(f"  job stream {st.name} ({st.phase}): {src} on {st.hardware.name} in {st.datacenter}, "
+                         f"{st.start:%Y-%m-%d} to {st.end:%Y-%m-%d}")
+        for se in self.searches:
+            lines.append(f"  search {se.name}: {se.trials} trials x {se.chips_per_trial} {se.hardware.name} x "
+                         f"{se.trial_duration_s / 3600:g} h in {se.datacenter}"
+                         + (f", then training {se.final_training.name}" if se.final_training else ""))
         return "\n".join(lines)
 
 
@@ -349,6 +620,8 @@ def _missing_fix(parent: type[BaseModel] | None, key: str | None, loc: tuple) ->
     if not _is_model(item):
         return _example(parent, key)
     required = [name for name, f in item.model_fields.items() if f.is_required()]
+    if item is DatacenterSpec:
+        required.append("grid_intensity_gco2e_per_kwh (or grid)")
     return f"add a [{table}] table" + (f" with {', '.join(required)}" if required else "")
 
 
@@ -464,53 +737,151 @@ def _resolve_hardware(spec: ScenarioFile, problems: list[Problem]) -> dict[str, 
     return table
 
 
-def _resolve_training(i: int, t: TrainingSpec, meta: ScenarioMeta, hardware, datacenters,
-                      problems: list[Problem], warnings: list[str]) -> TrainingRun | None:
-    path = f"workloads.training[{i}]"
-    chip = hw.find(t.hardware, hardware)
+def _base_dir(source: str | None) -> Path:
+    return Path(source).resolve().parent if source else Path.cwd()
+
+
+def _resolve_grid(name: str, d: DatacenterSpec, source: str | None, problems: list[Problem], warnings: list[str]):
+    from . import grid as gridmod
+
+    path = f"datacenters.{_key(name)}.grid"
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always", gridmod.GridDataWarning)
+        try:
+            if d.grid is None:
+                signal = gridmod.constant_signal(d.grid_intensity_gco2e_per_kwh,
+                                                 name=f"constant {d.grid_intensity_gco2e_per_kwh:g} gCO2e/kWh",
+                                                 region=name)
+            elif isinstance(d.grid, str):
+                signal = gridmod.load_signal(d.grid, max_gap_hours=d.grid_max_gap_hours)
+            else:
+                f = d.grid
+                file = _base_dir(source) / f.csv
+                if f.format == "electricitymaps":
+                    basis = f.basis if f.basis != "unspecified" else "direct"
+                    signal = gridmod.read_electricitymaps_csv(file, basis=basis, max_gap_hours=d.grid_max_gap_hours)
+                elif f.format == "eia930":
+                    signal = gridmod.read_eia930_csv(file, max_gap_hours=d.grid_max_gap_hours)
+                else:
+                    signal = gridmod.read_csv(file, timezone=f.timezone, unit=f.unit, basis=f.basis,
+                                              max_gap_hours=d.grid_max_gap_hours)
+        except gridmod.GridError as err:
+            problems.append(Problem(path, str(err), has_value=False,
+                                    fix="carbonsim regions lists the bundled signals" if isinstance(d.grid, str) else None))
+            return None
+        except OSError as err:
+            problems.append(Problem(f"{path}.csv", f"cannot read file: {err.strerror}", str(err.filename)))
+            return None
+    warnings.extend(f"datacenter {name}: {w.message}" for w in caught if issubclass(w.category, gridmod.GridDataWarning))
+    if d.cfe == "grid" and signal.cfe is None and not signal.constant:
+        problems.append(Problem(f"datacenters.{_key(name)}.cfe", f"grid signal {signal.name!r} has no hourly CFE",
+                                "grid", fix="give cfe as a number, or use a signal with CFE (em:..., eia:...)"))
+    if d.cfe == "grid" and signal.constant and signal.cfe is None:
+        problems.append(Problem(f"datacenters.{_key(name)}.cfe", f"grid {signal.name!r} has no CFE figure", "grid",
+                                fix="give cfe as a number"))
+    return signal
+
+
+def _resolve_datacenters(spec: ScenarioFile, hardware, source, problems, warnings) -> dict[str, Datacenter]:
+    out = {}
+    for name, d in spec.datacenters.items():
+        signal = _resolve_grid(name, d, source, problems, warnings)
+        pools = {}
+        for hw_name, ps in d.pools.items():
+            path = f"datacenters.{_key(name)}.pools.{_key(hw_name)}"
+            chip = hw.find(hw_name, hardware)
+            if chip is None:
+                problems.append(_not_defined(path, "hardware", hw_name, hardware))
+                continue
+            idle = ps.idle_w_per_chip if ps.idle_w_per_chip is not None else chip.idle_w
+            if idle is None:
+                problems.append(Problem(f"{path}.idle_w_per_chip", f"no published idle power for {chip.name}",
+                                        has_value=False, fix="set idle_w_per_chip = ... (watts per idle chip)"))
+                continue
+            pools[chip.name] = Pool(hardware=chip.name, chips=ps.chips, idle_w_per_chip=idle,
+                                    power_down_after_s=None if ps.power_down_after_minutes is None
+                                    else ps.power_down_after_minutes * 60.0)
+        if signal is None:
+            continue
+        out[name] = Datacenter(
+            name=name, pue=d.pue, grid=signal, cfe=d.cfe, net_grid_intensity_g_per_kwh=d.net_grid_intensity_gco2e_per_kwh,
+            grid_year_shift=d.grid_year_shift, grid_overflow=d.grid_overflow, pools=MappingProxyType(pools),
+            location=d.location, description=d.description,
+        )
+    return out
+
+
+def _resolve_power(path, name, chip, given, warnings, problems):
+    if given is not None:
+        return given, "scenario"
+    if chip.system_power_w is not None:
+        return chip.system_power_w, "catalog measured system power"
+    if chip.tdp_w is not None:
+        warnings.append(f"{name}: no measured system power for {chip.name}; using TDP {chip.tdp_w:g} W "
+                        f"(set power_w_per_chip to override)")
+        return chip.tdp_w, "catalog TDP (no measured system power published)"
+    problems.append(Problem(f"{path}.power_w_per_chip", f"hardware {chip.name!r} has no power figure",
+                            has_value=False, fix="set power_w_per_chip = ..."))
+    return None, None
+
+
+def _resolve_rate(path, chip, achieved_tflops, efficiency, problems):
+    """Achieved FLOP/s per chip from either form; None (with a problem) if impossible."""
+    if achieved_tflops is not None:
+        if chip.peak_tflops is not None and achieved_tflops > chip.peak_tflops * (1 + 1e-9):
+            problems.append(Problem(f"{path}.achieved_tflops_per_chip",
+                                    f"exceeds the peak of {chip.name} ({chip.peak_tflops:g} TFLOP/s)",
+                                    achieved_tflops, fix="check the units: TFLOP/s per chip"))
+            return None
+        return achieved_tflops * 1e12
+    if chip.peak_tflops is None:
+        problems.append(Problem(f"{path}.hardware_efficiency", f"hardware {chip.name!r} has no peak_tflops",
+                                has_value=False, fix="give achieved_tflops_per_chip instead"))
+        return None
+    return efficiency * chip.peak_tflops * 1e12
+
+
+def _resolve_policy(path, p: PolicySpec | None, datacenters, problems) -> Policy:
+    if p is None:
+        return BASELINE_POLICY
+    for j, name in enumerate(p.datacenters):
+        if name not in datacenters:
+            problems.append(_not_defined(f"{path}.policy.datacenters[{j}]", "datacenter", name, datacenters))
+    return Policy(placement=p.placement, datacenters=tuple(p.datacenters), shift=p.shift, slack_s=p.slack_hours * 3600.0,
+                  interrupt=p.interrupt, threshold_g=p.threshold_gco2e_per_kwh,
+                  checkpoint_overhead_s=p.checkpoint_overhead_minutes * 60.0, forecast_error=p.forecast_error)
+
+
+def _lookup(path, spec_hw, spec_dc, hardware, datacenters, problems):
+    chip = hw.find(spec_hw, hardware)
     ok = True
     if chip is None:
-        problems.append(_not_defined(f"{path}.hardware", "hardware", t.hardware, hardware))
+        problems.append(_not_defined(f"{path}.hardware", "hardware", spec_hw, hardware))
         ok = False
-    if t.datacenter not in datacenters:
-        problems.append(_not_defined(f"{path}.datacenter", "datacenter", t.datacenter, datacenters))
+    if spec_dc not in datacenters:
+        problems.append(_not_defined(f"{path}.datacenter", "datacenter", spec_dc, datacenters))
         ok = False
-    if not ok:
-        return None
+    return chip if ok else None
 
-    if t.power_w_per_chip is not None:
-        power, power_source = t.power_w_per_chip, "scenario"
-    elif chip.system_power_w is not None:
-        power, power_source = chip.system_power_w, "catalog measured system power"
-    elif chip.tdp_w is not None:
-        power, power_source = chip.tdp_w, "catalog TDP (no measured system power published)"
-        warnings.append(f"{t.name}: no measured system power for {chip.name}; using TDP {chip.tdp_w:g} W "
-                        f"(set power_w_per_chip to override)")
-    else:
-        problems.append(Problem(f"{path}.power_w_per_chip", f"hardware {chip.name!r} has no power figure",
-                                has_value=False, fix="set power_w_per_chip = ..."))
-        return None
 
+def _resolve_training(path: str, t: TrainingSpec, meta: ScenarioMeta, hardware, datacenters,
+                      problems: list[Problem], warnings: list[str]) -> TrainingRun | None:
+    chip = _lookup(path, t.hardware, t.datacenter, hardware, datacenters, problems)
+    if chip is None:
+        return None
+    power, power_source = _resolve_power(path, t.name, chip, t.power_w_per_chip, warnings, problems)
+    if power is None:
+        return None
     achieved = None
     if t.duration_days is not None:
         duration = t.duration_days * SECONDS_PER_DAY
     elif t.duration_hours is not None:
         duration = t.duration_hours * 3600.0
     else:
-        if t.achieved_tflops_per_chip is not None:
-            achieved = t.achieved_tflops_per_chip * 1e12
-        elif chip.peak_tflops is None:
-            problems.append(Problem(f"{path}.hardware_efficiency", f"hardware {chip.name!r} has no peak_tflops",
-                                    has_value=False, fix="give achieved_tflops_per_chip instead"))
+        achieved = _resolve_rate(path, chip, t.achieved_tflops_per_chip, t.hardware_efficiency, problems)
+        if achieved is None:
             return None
-        else:
-            achieved = t.hardware_efficiency * chip.peak_tflops * 1e12
         duration = t.flops / (t.chips * achieved)
-        if chip.peak_tflops is not None and achieved > chip.peak_tflops * 1e12 * (1 + 1e-9):
-            problems.append(Problem(f"{path}.achieved_tflops_per_chip",
-                                    f"exceeds the peak of {chip.name} ({chip.peak_tflops:g} TFLOP/s)",
-                                    t.achieved_tflops_per_chip, fix="check the units: TFLOP/s per chip"))
-            return None
         if duration > 36500 * SECONDS_PER_DAY:
             problems.append(Problem(f"{path}.flops", "implies a run longer than 100 years", t.flops,
                                     fix="check flops and achieved_tflops_per_chip"))
@@ -526,7 +897,177 @@ def _resolve_training(i: int, t: TrainingSpec, meta: ScenarioMeta, hardware, dat
         flops=t.flops, achieved_flops_per_chip=achieved, parameters=t.parameters,
         activated_fraction=t.activated_fraction,
         published=MappingProxyType(t.published.model_dump(exclude_none=True)) if t.published else None,
+        phase=t.phase, priority=t.priority, policy=_resolve_policy(path, t.policy, datacenters, problems),
     )
+
+
+def _read_trace(path: str, file: Path, start: dt.datetime, problems: list[Problem]) -> dict | None:
+    """A job trace: CSV with a header ``submit,chips,duration_hours`` (or ``flops``
+    instead of duration_hours; ``submit_hours`` = hours after the stream start instead of ``submit``)."""
+    import csv
+
+    try:
+        text = file.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        problems.append(Problem(f"{path}.trace", f"cannot read trace file: {getattr(err, 'strerror', err)}", str(file)))
+        return None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows:
+        problems.append(Problem(f"{path}.trace", "trace file is empty", str(file)))
+        return None
+    header = [h.strip() for h in rows[0]]
+    when = "submit" if "submit" in header else "submit_hours" if "submit_hours" in header else None
+    size = "duration_hours" if "duration_hours" in header else "flops" if "flops" in header else None
+    if when is None or "chips" not in header or size is None:
+        problems.append(Problem(f"{path}.trace", f"{file}: header must name submit (or submit_hours), chips and "
+                                f"duration_hours (or flops)", ",".join(header)))
+        return None
+    col = {h: i for i, h in enumerate(header)}
+    submit, chips, amount = [], [], []
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        where = f"{file}:{line_no}"
+        try:
+            if when == "submit":
+                t = _to_utc(row[col["submit"]])
+            else:
+                t = start + dt.timedelta(hours=float(row[col["submit_hours"]]))
+            c = int(row[col["chips"]])
+            x = float(row[col[size]])
+        except (ValueError, IndexError, OverflowError) as err:
+            problems.append(Problem(f"{path}.trace", f"{where}: bad row ({err})", ",".join(row)))
+            return None
+        if c < 1 or not (x > 0 and math.isfinite(x)):
+            problems.append(Problem(f"{path}.trace", f"{where}: chips must be >= 1 and {size} > 0", ",".join(row)))
+            return None
+        submit.append(t)
+        chips.append(c)
+        amount.append(x)
+    if not submit:
+        problems.append(Problem(f"{path}.trace", "trace file has no jobs", str(file)))
+        return None
+    return {"submit": tuple(submit), "chips": tuple(chips), size: tuple(amount)}
+
+
+def _resolve_stream(path, st: JobStreamSpec, meta: ScenarioMeta, hardware, datacenters, source, problems, warnings):
+    chip = _lookup(path, st.hardware, st.datacenter, hardware, datacenters, problems)
+    if chip is None:
+        return None
+    power, power_source = _resolve_power(path, st.name, chip, st.power_w_per_chip, warnings, problems)
+    start = st.start or meta.start
+    end = st.end or meta.end
+    if power is None:
+        return None
+    achieved = None
+    if st.flops is not None or st.trace is not None:
+        if st.achieved_tflops_per_chip is not None or st.hardware_efficiency is not None:
+            achieved = _resolve_rate(path, chip, st.achieved_tflops_per_chip, st.hardware_efficiency, problems)
+    trace = None
+    if st.trace is not None:
+        trace = _read_trace(path, _base_dir(source) / st.trace, start, problems)
+        if trace is None:
+            return None
+        if "flops" in trace and achieved is None:
+            problems.append(Problem(f"{path}.achieved_tflops_per_chip", "a trace with flops needs a rate",
+                                    has_value=False, fix="give achieved_tflops_per_chip or hardware_efficiency"))
+            return None
+        end = end or max(trace["submit"]) + dt.timedelta(seconds=1)
+    if end is None:
+        problems.append(Problem(f"{path}.end", "a Poisson job stream needs an end", has_value=False,
+                                fix="set end = 2023-01-01 here or in [scenario]"))
+        return None
+    if end <= start:
+        problems.append(Problem(f"{path}.end", f"must be after the stream's start {start:%Y-%m-%d %H:%M}", end))
+        return None
+    rate = st.rate_per_day / SECONDS_PER_DAY if st.rate_per_day is not None else None
+    if rate is not None:
+        expected = rate * (end - start).total_seconds()
+        if expected > st.max_jobs:
+            problems.append(Problem(f"{path}.rate_per_day", f"would generate about {expected:,.0f} jobs, more than "
+                                    f"max_jobs = {st.max_jobs:,}", st.rate_per_day,
+                                    fix="raise max_jobs if you mean it, or lower the rate"))
+            return None
+    return JobStream(
+        name=st.name, description=st.description, phase=st.phase, hardware=chip, datacenter=st.datacenter,
+        start=start, end=end, power_w_per_chip=power, power_source=power_source, rate_per_s=rate,
+        trace=MappingProxyType(trace) if trace else None, chips=st.chips, duration_hours=st.duration_hours,
+        flops=st.flops, achieved_flops_per_chip=achieved, priority=st.priority,
+        policy=_resolve_policy(path, st.policy, datacenters, problems), max_jobs=st.max_jobs,
+    )
+
+
+def _resolve_search(path, se: SearchSpec, meta: ScenarioMeta, hardware, datacenters, problems, warnings):
+    chip = _lookup(path, se.hardware, se.datacenter, hardware, datacenters, problems)
+    if chip is None:
+        return None
+    power, power_source = _resolve_power(path, se.name, chip, se.power_w_per_chip, warnings, problems)
+    if power is None:
+        return None
+    if se.trial_duration_hours is not None:
+        trial_s = se.trial_duration_hours * 3600.0
+    else:
+        achieved = _resolve_rate(path, chip, se.achieved_tflops_per_chip, se.hardware_efficiency, problems)
+        if achieved is None:
+            return None
+        trial_s = se.trial_flops / (se.chips_per_trial * achieved)
+    final = None
+    start = se.start or meta.start
+    if se.final_training is not None:
+        final = _resolve_training(f"{path}.final_training", se.final_training, meta, hardware, datacenters,
+                                  problems, warnings)
+        if final is None:
+            return None
+    return Search(
+        name=se.name, description=se.description, hardware=chip, datacenter=se.datacenter, start=start,
+        trials=se.trials, chips_per_trial=se.chips_per_trial, trial_duration_s=trial_s, power_w_per_chip=power,
+        power_source=power_source, parallelism=se.parallelism, early_stopping_fraction=se.early_stopping_fraction,
+        early_stopped_length=se.early_stopped_length, final_training=final, priority=se.priority,
+        policy=_resolve_policy(path, se.policy, datacenters, problems),
+    )
+
+
+def _max_chips(value) -> float:
+    """The largest job size a chips value can produce (inf if unbounded)."""
+    from . import distributions as dist
+
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dist.Constant):
+        return value.value
+    if isinstance(value, dist.Choice):
+        return max(value.values)
+    if isinstance(value, dist.Uniform):
+        return value.high
+    if isinstance(value, dist.LogNormal) and value.max is not None:
+        return value.max
+    return math.inf
+
+
+def _check_capacity(path: str, w, datacenters: Mapping[str, Datacenter], problems: list[Problem]) -> None:
+    """Every job must fit in each datacenter it may be placed in (else it would wait forever)."""
+    if isinstance(w, JobStream):
+        biggest = max(w.trace["chips"]) if w.trace else _max_chips(w.chips)
+        what = "the largest job of the trace" if w.trace else "chips"
+    elif isinstance(w, Search):
+        biggest, what = w.chips_per_trial, "chips_per_trial"
+    else:
+        biggest, what = w.chips, "chips"
+    names = w.policy.datacenters if w.policy.placement != "fixed" else ()
+    for dc_name in (w.datacenter, *names):
+        dc = datacenters.get(dc_name)
+        if dc is None or not dc.pools:
+            continue  # undefined (reported elsewhere) or unlimited capacity
+        pool = dc.pools.get(w.hardware.name)
+        if pool is None:
+            problems.append(Problem(f"{path}.hardware", f"datacenter {dc_name!r} has no pool of {w.hardware.name}",
+                                    w.hardware.name, fix=f"its pools: {', '.join(dc.pools)}; add "
+                                    f"[datacenters.{_key(dc_name)}.pools.{w.hardware.name}]"))
+        elif biggest > pool.chips:
+            problems.append(Problem(f"{path}.{what}", f"a job of {biggest:g} chips can never fit in datacenter "
+                                    f"{dc_name!r}, which has {pool.chips} {pool.hardware}", biggest if what == "chips"
+                                    else None, has_value=what == "chips",
+                                    fix="use fewer chips, a bounded distribution (max = ...), or a larger pool"))
 
 
 def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
@@ -547,36 +1088,43 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
 
     problems: list[Problem] = []
     warnings: list[str] = []
+    meta = spec.scenario
     hardware = _resolve_hardware(spec, problems)
-    datacenters = {}
-    for name, d in spec.datacenters.items():
-        if d.net_grid_intensity_gco2e_per_kwh is not None:
-            net = d.net_grid_intensity_gco2e_per_kwh
-        elif d.cfe is not None:
-            net = d.grid_intensity_gco2e_per_kwh * (1.0 - d.cfe)
-        else:
-            net = d.grid_intensity_gco2e_per_kwh
-        datacenters[name] = Datacenter(name=name, pue=d.pue, grid_intensity_g_per_kwh=d.grid_intensity_gco2e_per_kwh,
-                                       net_grid_intensity_g_per_kwh=net, cfe=d.cfe, location=d.location,
-                                       description=d.description)
-    runs = []
-    seen: dict[str, int] = {}
-    for i, t in enumerate(spec.workloads.training):
-        if t.name in seen:
-            problems.append(Problem(f"workloads.training[{i}].name", "duplicate workload name", t.name,
-                                    fix=f"already used by workloads.training[{seen[t.name]}]"))
-            continue
-        seen[t.name] = i
-        run = _resolve_training(i, t, spec.scenario, hardware, datacenters, problems, warnings)
-        if run is not None:
-            runs.append(run)
+    datacenters = _resolve_datacenters(spec, hardware, source, problems, warnings)
+    if len(datacenters) < len(spec.datacenters):   # a grid failed to load: references would mislead
+        raise ScenarioError(problems, source)
+
+    resolved: dict[str, list] = {"training": [], "job_stream": [], "search": []}
+    seen: dict[str, str] = {}
+    kinds = (("training", spec.workloads.training), ("job_stream", spec.workloads.job_stream),
+             ("search", spec.workloads.search))
+    for kind, items in kinds:
+        for i, w in enumerate(items):
+            path = f"workloads.{kind}[{i}]"
+            if w.name in seen:
+                problems.append(Problem(f"{path}.name", "duplicate workload name", w.name,
+                                        fix=f"already used by {seen[w.name]}"))
+                continue
+            seen[w.name] = path
+            if kind == "training":
+                out = _resolve_training(path, w, meta, hardware, datacenters, problems, warnings)
+            elif kind == "job_stream":
+                out = _resolve_stream(path, w, meta, hardware, datacenters, source, problems, warnings)
+            else:
+                out = _resolve_search(path, w, meta, hardware, datacenters, problems, warnings)
+            if out is not None:
+                _check_capacity(path, out, datacenters, problems)
+                if isinstance(out, Search) and out.final_training is not None:
+                    _check_capacity(f"{path}.final_training", out.final_training, datacenters, problems)
+                resolved[kind].append(out)
     if problems:
         raise ScenarioError(problems, source)
     return ResolvedScenario(
-        name=spec.scenario.name, description=spec.scenario.description, seed=spec.scenario.seed,
+        name=meta.name, description=meta.description, seed=meta.seed,
         schema_version=spec.schema_version, sha256=_sha256(spec), source=source,
         hardware=MappingProxyType(hardware), datacenters=MappingProxyType(datacenters),
-        training=tuple(runs), warnings=tuple(warnings),
+        training=tuple(resolved["training"]), job_streams=tuple(resolved["job_stream"]),
+        searches=tuple(resolved["search"]), warnings=tuple(warnings), start=meta.start, end=meta.end,
     )
 
 
@@ -692,9 +1240,10 @@ class Scenario:
     def validate(self) -> ResolvedScenario:
         return resolve(self._doc, self.source)
 
-    def run(self):
-        from .accounting import run
-        return run(self.validate())
+    def run(self, *, hourly: bool = False):
+        """Validate and simulate; returns a :class:`carbonsim.results.Result`."""
+        from .simulation import run
+        return run(self.validate(), hourly=hourly)
 
     def __repr__(self) -> str:
         n = len(self._doc.get("workloads", {}).get("training", []))

@@ -56,7 +56,7 @@ EXPECTED: dict[str, list[str]] = {
     "flops_huge.toml": [f"{GPT3}.flops: must be less than or equal to 1e+32, got 1e+300"],
     "flops_too_long.toml": [f"{GPT3}.flops: implies a run longer than 100 years, got 1e+31",
                             "check flops and achieved_tflops_per_chip"],
-    "cfe_above_one.toml": [f"{MS}.cfe: must be less than or equal to 1, got 1.5"],
+    "cfe_above_one.toml": [f"{MS}.cfe: must be a fraction between 0 and 1, or \"grid\", got 1.5"],
     "empty_name.toml": ["scenario.name: must have at least 1 character, got ''"],
     # dates
     "date_feb30.toml": ["not valid TOML: Invalid date or datetime", "line 40"],

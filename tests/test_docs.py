@@ -1,15 +1,16 @@
 """The documentation covers every key of the file format."""
 from pathlib import Path
 
-from carbonsim.scenario import (DatacenterSpec, HardwareSpec, PublishedSpec, ScenarioFile, ScenarioMeta,
-                                TrainingSpec)
+from carbonsim.scenario import (DatacenterSpec, GridFileSpec, HardwareSpec, JobStreamSpec, PolicySpec, PoolSpec,
+                                PublishedSpec, ScenarioFile, ScenarioMeta, SearchSpec, TrainingSpec)
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "scenario-format.md").read_text()
 
 
 def test_every_key_is_documented():
-    for model in (ScenarioFile, ScenarioMeta, HardwareSpec, DatacenterSpec, TrainingSpec, PublishedSpec):
+    for model in (ScenarioFile, ScenarioMeta, HardwareSpec, DatacenterSpec, TrainingSpec, PublishedSpec, PolicySpec,
+                  JobStreamSpec, SearchSpec, PoolSpec, GridFileSpec):
         for key in model.model_fields:
-            if key in ("hardware", "datacenters", "workloads", "scenario", "training"):
+            if key in ("hardware", "datacenters", "workloads", "scenario", "training", "job_stream", "search"):
                 continue
             assert f"`{key}`" in DOC, f"{model.__name__}.{key} is not in docs/scenario-format.md"

@@ -1,0 +1,284 @@
+"""From a resolved scenario to a result.
+
+    ResolvedScenario ──jobs()──▶ job table (seeded draws, all before the simulation)
+                     ──grid──▶  hourly intensity table (gross, net) per datacenter
+    engine.simulate (SimPy)  ──▶ power intervals (busy, idle)   [+ the baseline run]
+    accounting.integrate (compiled kernel) ──▶ energy and CO2e per interval
+    bincount by workload / datacenter; hourly_energy ──▶ Result
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+
+import numpy as np
+
+from . import engine
+from .accounting import J_PER_KWH, IntensityTable, hourly_energy, integrate
+from .distributions import sample
+from .errors import Problem, ScenarioError
+from .scenario import SECONDS_PER_YEAR, JobStream, ResolvedScenario, Search, TrainingRun
+
+HOUR = 3600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkloadRow:
+    """One row of the results: a workload, or the final training of a search."""
+
+    name: str
+    kind: str
+    phase: str
+    hardware: object
+    datacenter: str
+    source: object
+
+
+def workload_rows(scenario: ResolvedScenario) -> list[WorkloadRow]:
+    rows = []
+    for w in scenario.workloads:
+        rows.append(WorkloadRow(w.name, w.kind, w.phase, w.hardware, w.datacenter, w))
+        if isinstance(w, Search) and w.final_training is not None:
+            f = w.final_training
+            rows.append(WorkloadRow(f.name, "training", f.phase, f.hardware, f.datacenter, f))
+    return rows
+
+
+def _hour_floor(t: dt.datetime) -> dt.datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
+def _secs(t: dt.datetime, t0: dt.datetime) -> float:
+    return (t - t0).total_seconds()
+
+
+# ---------------------------------------------------------------------------
+# Jobs
+# ---------------------------------------------------------------------------
+
+
+def _stream_jobs(st: JobStream, rng: np.random.Generator, t0: dt.datetime):
+    if st.trace is not None:
+        submit = np.array([_secs(t, t0) for t in st.trace["submit"]])
+        chips = np.array(st.trace["chips"], dtype=np.int64)
+        if "duration_hours" in st.trace:
+            work = np.array(st.trace["duration_hours"]) * HOUR
+        else:
+            work = np.array(st.trace["flops"]) / (chips * st.achieved_flops_per_chip)
+        return submit, chips, work
+    span = _secs(st.end, st.start)
+    n = int(rng.poisson(st.rate_per_s * span))
+    submit = _secs(st.start, t0) + np.sort(rng.uniform(0.0, span, n))
+    chips = np.maximum(np.rint(sample(st.chips, rng, n)), 1).astype(np.int64)
+    if st.duration_hours is not None:
+        work = sample(st.duration_hours, rng, n) * HOUR
+    else:
+        work = sample(st.flops, rng, n) / (chips * st.achieved_flops_per_chip)
+    work = np.maximum(work, 1.0)  # a job runs at least a second
+    return submit, chips, work
+
+
+def build_jobs(scenario: ResolvedScenario, rows: list[WorkloadRow], t0: dt.datetime, dc_index: dict,
+               policy_index: dict) -> tuple[engine.Jobs, dict[int, int]]:
+    """The job table (every random draw happens here, seeded per workload)."""
+    seeds = np.random.SeedSequence(scenario.seed).spawn(len(rows))
+    cols: dict[str, list] = {k: [] for k in ("submit", "chips", "work", "power", "hw", "wl", "home", "pol", "prio",
+                                             "group", "after")}
+    limits: dict[int, int] = {}
+
+    def add(submit, chips, work, row_i, w, group=-1, after=-1):
+        n = len(submit)
+        cols["submit"].append(np.asarray(submit, dtype=np.float64))
+        cols["chips"].append(np.asarray(chips, dtype=np.int64))
+        cols["work"].append(np.asarray(work, dtype=np.float64))
+        cols["power"].append(np.full(n, w.power_w_per_chip))
+        cols["hw"].extend([w.hardware.name] * n)
+        cols["wl"].append(np.full(n, row_i, dtype=np.int64))
+        cols["home"].append(np.full(n, dc_index[w.datacenter], dtype=np.int64))
+        cols["pol"].append(np.full(n, policy_index[w.policy], dtype=np.int64))
+        cols["prio"].append(np.full(n, w.priority, dtype=np.int64))
+        cols["group"].append(np.full(n, group, dtype=np.int64))
+        cols["after"].append(np.full(n, after, dtype=np.int64))
+
+    names = {r.name: i for i, r in enumerate(rows)}
+    for i, row in enumerate(rows):
+        w = row.source
+        rng = np.random.default_rng(seeds[i])
+        if isinstance(w, TrainingRun):
+            if any(isinstance(r.source, Search) and r.source.final_training is w for r in rows):
+                continue  # added with its search
+            add([_secs(w.start, t0)], [w.chips], [w.duration_s], i, w)
+        elif isinstance(w, JobStream):
+            add(*_stream_jobs(w, rng, t0), i, w)
+        elif isinstance(w, Search):
+            group = len(limits)
+            limits[group] = w.parallelism or w.trials
+            work = np.full(w.trials, w.trial_duration_s)
+            stopped = rng.permutation(w.trials)[: int(round(w.trials * w.early_stopping_fraction))]
+            work[stopped] *= w.early_stopped_length
+            add(np.full(w.trials, _secs(w.start, t0)), np.full(w.trials, w.chips_per_trial), work, i, w, group=group)
+            if w.final_training is not None:
+                f = w.final_training
+                add([_secs(w.start, t0)], [f.chips], [f.duration_s], names[f.name], f, after=group)
+    cat = {k: (np.concatenate(v) if v and k != "hw" else v) for k, v in cols.items()}
+    if not cols["submit"]:
+        cat = {k: (np.zeros(0, dtype=np.int64) if k != "hw" else []) for k in cols}
+    jobs = engine.Jobs(submit_s=cat["submit"].astype(np.float64), chips=cat["chips"], work_s=cat["work"].astype(np.float64),
+                       power_w=cat["power"].astype(np.float64), hardware=cat["hw"], workload=cat["wl"],
+                       home=cat["home"], policy=cat["pol"], priority=cat["prio"], group=cat["group"],
+                       after_group=cat["after"])
+    # an explicit group limit only where a search caps its parallelism
+    return jobs, {g: c for g, c in limits.items()}
+
+
+# ---------------------------------------------------------------------------
+# Grid table
+# ---------------------------------------------------------------------------
+
+
+def intensity_table(scenario: ResolvedScenario, t0: dt.datetime, n_hours: int) -> IntensityTable:
+    """Hourly gross and net intensity per datacenter over [t0, t0 + n_hours)."""
+    from . import grid as gridmod
+
+    names = tuple(scenario.datacenters)
+    values = np.empty((len(names), n_hours, 2))
+    for d, name in enumerate(names):
+        dc = scenario.datacenters[name]
+        try:
+            gross = gridmod.align(dc.grid, t0, n_hours, year_shift=dc.grid_year_shift, overflow=dc.grid_overflow)
+            if dc.net_grid_intensity_g_per_kwh is not None:
+                net = np.full(n_hours, dc.net_grid_intensity_g_per_kwh)
+            elif dc.cfe == "grid":
+                cfe_signal = dataclasses.replace(dc.grid, values=dc.grid.cfe, cfe=None, generation=None)
+                cfe = gridmod.align(cfe_signal, t0, n_hours, year_shift=dc.grid_year_shift, overflow=dc.grid_overflow)
+                net = gross * (1.0 - cfe)
+            elif dc.cfe is not None:
+                net = gross * (1.0 - dc.cfe)
+            else:
+                net = gross
+        except gridmod.GridError as err:
+            raise ScenarioError([Problem(f"datacenters.{name}.grid", str(err), has_value=False,
+                                         fix="set grid_year_shift and/or grid_overflow for this datacenter")],
+                                scenario.source) from None
+        values[d, :, 0] = gross
+        values[d, :, 1] = net
+    return IntensityTable.from_values(t0, names, values)
+
+
+def _forecasts(scenario: ResolvedScenario, table: IntensityTable, policies: list) -> list[engine.Forecast]:
+    """What each policy sees: the gross signal, times seeded lognormal errors if it has any."""
+    gross = table.values[:, :, 0]
+    z = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0xF0CA57])).standard_normal(gross.shape)
+    cache: dict[float, engine.Forecast] = {}
+    out = []
+    for p in policies:
+        sigma = p.forecast_error
+        if sigma not in cache:
+            cache[sigma] = engine.Forecast(gross if sigma == 0 else gross * np.exp(sigma * z - sigma ** 2 / 2))
+        out.append(cache[sigma])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Run
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Accounting:
+    """Per-interval and per-hour results of one engine run."""
+
+    run: engine.EngineRun
+    it_j: np.ndarray
+    fac_j: np.ndarray
+    gross_g: np.ndarray
+    net_g: np.ndarray
+    embodied_kg: np.ndarray
+
+
+def _account(run: engine.EngineRun, table: IntensityTable, pue: np.ndarray, embodied_rate: np.ndarray,
+             num_threads: int) -> Accounting:
+    iv = run.intervals
+    energy_j, weighted = integrate(iv["start_s"], iv["end_s"], iv["power_w"], iv["datacenter"], table,
+                                   num_threads=num_threads)
+    p = pue[iv["datacenter"]]
+    # embodied_rate: kg per chip-second, per interval (hardware of the interval)
+    emb = iv["chips"] * (iv["end_s"] - iv["start_s"]) * embodied_rate
+    return Accounting(run, energy_j, energy_j * p, weighted[:, 0] * p / J_PER_KWH, weighted[:, 1] * p / J_PER_KWH, emb)
+
+
+def run(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1):
+    """Simulate a resolved scenario; returns a :class:`carbonsim.results.Result`."""
+    from .results import build_result
+
+    rows = workload_rows(scenario)
+    dc_names = list(scenario.datacenters)
+    dc_index = {n: i for i, n in enumerate(dc_names)}
+    policies = list(dict.fromkeys([w.source.policy for w in rows]))
+    policy_index = {p: i for i, p in enumerate(policies)}
+
+    starts = [scenario.start] + [getattr(r.source, "start") for r in rows]
+    t0 = _hour_floor(min(starts))
+    jobs, limits = build_jobs(scenario, rows, t0, dc_index, policy_index)
+
+    # pools: declared ones, and unlimited ones where a datacenter declares none
+    pools: list[engine.Pool] = []
+    hw_used = sorted({r.hardware.name for r in rows})
+    for d, name in enumerate(dc_names):
+        dc = scenario.datacenters[name]
+        if dc.pools:
+            pools += [engine.Pool(d, p.hardware, p.chips, p.idle_w_per_chip, p.power_down_after_s)
+                      for p in dc.pools.values()]
+        else:
+            pools += [engine.Pool(d, h, None) for h in hw_used]
+
+    t_end_s = _secs(scenario.end, t0) if scenario.end else None
+    reach = [t_end_s or 0.0, 1.0]
+    if len(jobs):
+        slack = np.array([policies[k].slack_s for k in jobs.policy])
+        reach.append(float(np.max(jobs.submit_s + jobs.work_s + slack)))
+    n_hours = max(1, math.ceil(max(reach) / HOUR))
+    table = intensity_table(scenario, t0, n_hours)
+    forecasts = _forecasts(scenario, table, policies)
+    eng_policies = [engine.Policy(placement=p.placement, candidates=tuple(dc_index[n] for n in p.datacenters),
+                                  shift=p.shift, slack_s=p.slack_s, interrupt=p.interrupt, threshold_g=p.threshold_g,
+                                  checkpoint_overhead_s=p.checkpoint_overhead_s) for p in policies]
+
+    t_start = _secs(min(starts), t0)
+    runs = {"policy": engine.simulate(jobs, pools, eng_policies, forecasts, t_start=t_start, t_end=t_end_s,
+                                      group_limits=limits)}
+    if not all(p.is_baseline for p in policies):
+        runs["baseline"] = engine.simulate(jobs, pools, eng_policies, forecasts, t_start=t_start, t_end=t_end_s,
+                                           group_limits=limits, baseline=True)
+    t_last = max(r.t_end for r in runs.values())
+    needed = max(1, math.ceil(t_last / HOUR))
+    if needed > table.n_hours:   # queueing ran past the planning horizon
+        table = intensity_table(scenario, t0, needed)
+
+    pue = np.array([scenario.datacenters[n].pue for n in dc_names])
+    emb_rate_wl = np.array([_embodied_rate(r.hardware) for r in rows] or [0.0])
+    accounted = {}
+    for key, r in runs.items():
+        w = r.intervals["workload"]
+        # embodied carbon of busy chip-time here; idle capacity's is added from pool chip-time
+        rate = np.where(w >= 0, emb_rate_wl[np.maximum(w, 0)], 0.0)
+        accounted[key] = _account(r, table, pue, rate, num_threads)
+    hourly_data = None
+    if hourly:
+        a = accounted["policy"]
+        iv = a.run.intervals
+        e = hourly_energy(iv["start_s"], iv["end_s"], iv["power_w"], iv["datacenter"], len(dc_names), table.n_hours)
+        fac = e * pue[:, None]
+        hourly_data = {"t0": t0, "it_kwh": e / J_PER_KWH, "energy_kwh": fac / J_PER_KWH,
+                       "gross_kg": fac * table.values[:, :, 0] / J_PER_KWH / 1000,
+                       "net_kg": fac * table.values[:, :, 1] / J_PER_KWH / 1000,
+                       "intensity_g_per_kwh": table.values[:, :, 0]}
+    return build_result(scenario, rows, pools, jobs, accounted, policies, t0, table, hourly_data)
+
+
+def _embodied_rate(chip) -> float:
+    """kgCO2e per chip-second of use (0 where no embodied figure is published)."""
+    if chip is None or chip.embodied_kgco2e is None:
+        return 0.0
+    return chip.embodied_kgco2e / (chip.lifetime_years * SECONDS_PER_YEAR)
