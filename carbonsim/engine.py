@@ -161,7 +161,8 @@ class EngineRun:
     pool_idle_chip_s: np.ndarray   # per pool, idle chips drawing idle power
     pool_off_chip_s: np.ndarray    # per pool, powered-down chips
     t_end: float
-    events: int = 0
+    _states: list = field(default_factory=list, repr=False)
+    _log: IntervalLog | None = field(default=None, repr=False)
 
 
 # ---------------------------------------------------------------------------
@@ -464,14 +465,26 @@ def simulate(jobs: Jobs, pools: list[Pool], policies: list[Policy], forecasts: l
     env.process(arrivals())
     env.run()
     finish = float(np.nanmax(end)) if n else t_start
-    horizon = max(finish, t_end if t_end is not None else t_start)
-    for s in states:
-        s.close(horizon)
-    return EngineRun(
-        intervals=log.arrays(), job_start_s=start, job_end_s=end, job_queue_s=queued, job_datacenter=placed,
+    run = EngineRun(
+        intervals={}, job_start_s=start, job_end_s=end, job_queue_s=queued, job_datacenter=placed,
         job_segments=nseg, deadline_s=deadline,
         pool_busy_chip_s=np.array([s.busy_chip_s for s in states]),
-        pool_idle_chip_s=np.array([s.idle_chip_s for s in states]),
-        pool_off_chip_s=np.array([s.off_chip_s for s in states]),
-        t_end=horizon,
+        pool_idle_chip_s=np.zeros(len(states)), pool_off_chip_s=np.zeros(len(states)),
+        t_end=max(finish, t_end if t_end is not None else t_start),
     )
+    run._states, run._log = states, log
+    return run
+
+
+def finish(run: EngineRun, horizon: float | None = None) -> EngineRun:
+    """Close the idle accounting of every pool at ``horizon`` (default: the run's own
+    end) and freeze the interval arrays.  Runs compared with each other (a policy
+    and its baseline) must be finished at the same horizon."""
+    horizon = run.t_end if horizon is None else max(horizon, run.t_end)
+    for s in run._states:
+        s.close(horizon)
+    run.pool_idle_chip_s = np.array([s.idle_chip_s for s in run._states])
+    run.pool_off_chip_s = np.array([s.off_chip_s for s in run._states])
+    run.intervals = run._log.arrays()
+    run.t_end = horizon
+    return run

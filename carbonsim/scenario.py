@@ -1187,10 +1187,13 @@ class Scenario:
     """
 
     def __init__(self, name: str = "scenario", *, description: str = "", seed: int = 0,
-                 start: dt.datetime | dt.date | str | None = None, source: str | None = None):
+                 start: dt.datetime | dt.date | str | None = None, end: dt.datetime | dt.date | str | None = None,
+                 source: str | None = None):
         meta = {"name": name, "description": description, "seed": seed}
         if start is not None:
             meta["start"] = start
+        if end is not None:
+            meta["end"] = end
         _element(ScenarioMeta, ("scenario",), meta)
         self._doc: dict = {"schema_version": SCHEMA_VERSION, "scenario": meta, "hardware": {},
                            "datacenters": {}, "workloads": {"training": []}}
@@ -1223,19 +1226,44 @@ class Scenario:
         self._doc.setdefault("hardware", {})[name] = values
         return spec
 
-    def add_datacenter(self, name: str, *, pue: float, grid_intensity_gco2e_per_kwh: float, **values) -> DatacenterSpec:
-        values = {"pue": pue, "grid_intensity_gco2e_per_kwh": grid_intensity_gco2e_per_kwh, **values}
+    def add_datacenter(self, name: str, *, pue: float, grid_intensity_gco2e_per_kwh: float | None = None,
+                       grid=None, **values) -> DatacenterSpec:
+        """A datacenter with a constant grid intensity, or ``grid=`` a signal name or CSV table."""
+        values = {"pue": pue, "grid_intensity_gco2e_per_kwh": grid_intensity_gco2e_per_kwh, "grid": grid, **values}
+        values = {k: v for k, v in values.items() if v is not None}
         spec = _element(DatacenterSpec, ("datacenters", name), values)
         self._doc.setdefault("datacenters", {})[name] = values
         return spec
 
-    def add_training_run(self, name: str, *, hardware: str, chips: int, datacenter: str, **values) -> TrainingSpec:
-        values = {"name": name, "hardware": hardware, "chips": chips, "datacenter": datacenter, **values}
-        values = {k: v for k, v in values.items() if v is not None}
-        training = self._doc.setdefault("workloads", {}).setdefault("training", [])
-        spec = _element(TrainingSpec, ("workloads", "training", len(training)), values)
-        training.append(values)
+    def add_pool(self, datacenter: str, hardware: str, *, chips: int, **values) -> PoolSpec:
+        """``chips`` accelerators of one type in a datacenter added before."""
+        if datacenter not in self._doc.get("datacenters", {}):
+            raise ScenarioError([_not_defined(f"datacenters.{_key(datacenter)}", "datacenter", datacenter,
+                                              self._doc.get("datacenters", {}))])
+        values = {"chips": chips, **values}
+        spec = _element(PoolSpec, ("datacenters", datacenter, "pools", hardware), values)
+        self._doc["datacenters"][datacenter].setdefault("pools", {})[hardware] = values
         return spec
+
+    def _add(self, kind: str, model, values: dict):
+        values = {k: v for k, v in values.items() if v is not None}
+        items = self._doc.setdefault("workloads", {}).setdefault(kind, [])
+        spec = _element(model, ("workloads", kind, len(items)), values)
+        items.append(values)
+        return spec
+
+    def add_training_run(self, name: str, *, hardware: str, chips: int, datacenter: str, **values) -> TrainingSpec:
+        return self._add("training", TrainingSpec, {"name": name, "hardware": hardware, "chips": chips,
+                                                    "datacenter": datacenter, **values})
+
+    def add_job_stream(self, name: str, *, hardware: str, datacenter: str, **values) -> JobStreamSpec:
+        return self._add("job_stream", JobStreamSpec, {"name": name, "hardware": hardware,
+                                                       "datacenter": datacenter, **values})
+
+    def add_search(self, name: str, *, hardware: str, datacenter: str, trials: int, chips_per_trial: int,
+                   **values) -> SearchSpec:
+        return self._add("search", SearchSpec, {"name": name, "hardware": hardware, "datacenter": datacenter,
+                                                "trials": trials, "chips_per_trial": chips_per_trial, **values})
 
     def validate(self) -> ResolvedScenario:
         return resolve(self._doc, self.source)

@@ -252,6 +252,8 @@ def run(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 
         runs["baseline"] = engine.simulate(jobs, pools, eng_policies, forecasts, t_start=t_start, t_end=t_end_s,
                                            group_limits=limits, baseline=True)
     t_last = max(r.t_end for r in runs.values())
+    for r in runs.values():      # the same horizon for the policy and its baseline
+        engine.finish(r, t_last)
     needed = max(1, math.ceil(t_last / HOUR))
     if needed > table.n_hours:   # queueing ran past the planning horizon
         table = intensity_table(scenario, t0, needed)
