@@ -19,9 +19,9 @@ EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
 def _cmd_run(args) -> int:
     from .scenario import load
-    result = load(args.file).run()
+    result = load(args.file).run(hourly=args.hourly)
     if args.format == "json":
-        text = result.to_json()
+        text = result.to_json(hourly=args.hourly)
     elif args.format == "csv":
         text = result.to_csv()
     else:
@@ -37,6 +37,50 @@ def _cmd_validate(args) -> int:
     print(resolved.summary())
     for w in resolved.warnings:
         print(f"warning: {w}")
+    return EXIT_OK
+
+
+def _cmd_regions(args) -> int:
+    from .grid import list_signals
+    rows = [r for r in list_signals(args.prefix) if args.all or args.prefix or r.get("resolution") == "hourly"]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    head = ["name", "source", "year", "basis", "mean", "min", "max"]
+    table = [[r["name"], r["source"], str(r.get("year") or "-"), r["basis"], f"{r['mean']:.1f}", f"{r['min']:.1f}",
+              f"{r['max']:.1f}"] for r in rows]
+    widths = [max(len(x[i]) for x in table + [head]) for i in range(len(head))]
+    for r in [head] + table:
+        print("  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+    if not (args.all or args.prefix):
+        print(f"\n{len(rows)} hourly series (gCO2e/kWh); --all adds the annual tables (gcp:, mlco2:, country:, owid:)")
+    return EXIT_OK
+
+
+def _cmd_sweep(args) -> int:
+    from .errors import Problem, ScenarioError
+    from .scenario import load
+    from .sweep import sweep
+    scenario = load(args.file)
+    spec = scenario.to_dict().get("sweep") or {}
+    regions = [r.strip() for r in args.regions.split(",") if r.strip()] if args.regions else spec.get("regions", [])
+    if args.regions == "hourly":
+        from .grid import list_signals
+        # one series per hourly region, all on the lifecycle basis (EIA's is lifecycle; Electricity Maps' /lifecycle)
+        names = [r["name"] for r in list_signals() if r.get("resolution") == "hourly"]
+        regions = [n for n in names if n.startswith("eia:") or n.endswith("/lifecycle")]
+    months = spec.get("months", [])
+    if args.months:
+        try:
+            months = [int(m) for m in args.months.split(",")]
+        except ValueError:
+            raise ScenarioError([Problem("--months", "must be comma-separated month numbers 1-12", args.months)])
+    if not regions:
+        raise ScenarioError([Problem("--regions", "no regions to sweep", has_value=False,
+                                     fix="pass --regions eia:BPAT,em:DE-LU,... (or 'hourly'), or add [sweep] regions")],
+                            args.file)
+    result = sweep(scenario, regions, months or None)
+    _emit(json.dumps(result.to_dict(), indent=2) if args.format == "json" else result.format_table(), args.output)
     return EXIT_OK
 
 
@@ -83,7 +127,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("file", help="scenario TOML file")
     r.add_argument("--format", choices=["table", "json", "csv"], default="table")
     r.add_argument("-o", "--output", help="write to this file instead of stdout")
+    r.add_argument("--hourly", action="store_true", help="add hourly energy and emissions per datacenter (json)")
     r.set_defaults(func=_cmd_run)
+
+    w = sub.add_parser("sweep", help="run a scenario in each of several regions (and start months), ranked")
+    w.add_argument("file")
+    w.add_argument("--regions", help="comma-separated grid signal names, or 'hourly' for every bundled hourly "
+                                     "series (default: the file's [sweep] regions)")
+    w.add_argument("--months", help="comma-separated start months 1-12 (default: the file's, else as given)")
+    w.add_argument("--format", choices=["table", "json"], default="table")
+    w.add_argument("-o", "--output")
+    w.set_defaults(func=_cmd_sweep)
+
+    g = sub.add_parser("regions", help="list the bundled grid signals with mean, min and max intensity")
+    g.add_argument("--prefix", help="only names starting with this, e.g. eia: or em:")
+    g.add_argument("--all", action="store_true", help="include the annual tables")
+    g.add_argument("--format", choices=["table", "json"], default="table")
+    g.set_defaults(func=_cmd_regions)
 
     v = sub.add_parser("validate", help="check a scenario file and summarise it")
     v.add_argument("file")

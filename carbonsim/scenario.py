@@ -82,8 +82,10 @@ class ScenarioMeta(_Spec):
     name: str = Field(min_length=1, max_length=200, examples=["patterson2021"])
     description: str = Field("", max_length=10_000)
     seed: int = Field(0, ge=0, lt=2**63, description="Seed of every random draw (none in this version).")
-    start: dt.datetime = Field(
-        DEFAULT_START, description="Default start of workloads that give none (UTC; naive times are UTC)."
+    start: dt.datetime | None = Field(
+        None, description="Start of the simulated period and default start of workloads (UTC; naive times are UTC). "
+                          "Default: the earliest workload start, else 2020-01-01.",
+        examples=[dt.date(2022, 1, 1)],
     )
     end: dt.datetime | None = Field(
         None, description="End of the simulated period (idle power is counted until then).",
@@ -94,8 +96,9 @@ class ScenarioMeta(_Spec):
 
     @model_validator(mode="after")
     def _order(self):
-        if self.end is not None and self.end <= self.start:
-            raise ValueError(f"end ({self.end:%Y-%m-%d %H:%M}) must be after start ({self.start:%Y-%m-%d %H:%M})")
+        if self.end is not None and self.end <= (self.start or DEFAULT_START):
+            raise ValueError(f"end ({self.end:%Y-%m-%d %H:%M}) must be after start "
+                             f"({self.start or DEFAULT_START:%Y-%m-%d %H:%M})")
         return self
 
 
@@ -347,6 +350,21 @@ class WorkloadsSpec(_Spec):
     search: list[SearchSpec] = Field(default_factory=list, max_length=10_000)
 
 
+class SweepSpec(_Spec):
+    """``[sweep]``: regions (and start months) for ``carbonsim sweep``."""
+
+    regions: list[str] = Field(min_length=1, max_length=1000, examples=[["eia:BPAT", "eia:AZPS"]])
+    months: list[int] = Field(default_factory=list, max_length=12)
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, v):
+        bad = [m for m in v if not 1 <= m <= 12]
+        if bad:
+            raise ValueError(f"months must be 1-12, got {bad[0]}")
+        return v
+
+
 class ScenarioFile(_Spec):
     """A whole scenario file."""
 
@@ -355,6 +373,7 @@ class ScenarioFile(_Spec):
     hardware: dict[str, HardwareSpec] = Field(default_factory=dict)
     datacenters: dict[str, DatacenterSpec] = Field(min_length=1)
     workloads: WorkloadsSpec = Field(default_factory=WorkloadsSpec)
+    sweep: SweepSpec | None = None
 
 
 def json_schema() -> dict:
@@ -886,7 +905,7 @@ def _resolve_training(path: str, t: TrainingSpec, meta: ScenarioMeta, hardware, 
             problems.append(Problem(f"{path}.flops", "implies a run longer than 100 years", t.flops,
                                     fix="check flops and achieved_tflops_per_chip"))
             return None
-    start = t.start if t.start is not None else meta.start
+    start = t.start or meta.start or DEFAULT_START
     if start + dt.timedelta(seconds=duration) >= _LATEST:
         problems.append(Problem(f"{path}.start", "run would end after 2199", start,
                                 fix=f"start earlier: the run lasts {duration / SECONDS_PER_DAY:g} days"))
@@ -955,7 +974,7 @@ def _resolve_stream(path, st: JobStreamSpec, meta: ScenarioMeta, hardware, datac
     if chip is None:
         return None
     power, power_source = _resolve_power(path, st.name, chip, st.power_w_per_chip, warnings, problems)
-    start = st.start or meta.start
+    start = st.start or meta.start or DEFAULT_START
     end = st.end or meta.end
     if power is None:
         return None
@@ -1012,7 +1031,7 @@ def _resolve_search(path, se: SearchSpec, meta: ScenarioMeta, hardware, datacent
             return None
         trial_s = se.trial_flops / (se.chips_per_trial * achieved)
     final = None
-    start = se.start or meta.start
+    start = se.start or meta.start or DEFAULT_START
     if se.final_training is not None:
         final = _resolve_training(f"{path}.final_training", se.final_training, meta, hardware, datacenters,
                                   problems, warnings)
@@ -1119,12 +1138,14 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
                 resolved[kind].append(out)
     if problems:
         raise ScenarioError(problems, source)
+    starts = [w.start for ws in resolved.values() for w in ws]
+    start = meta.start or (min(starts) if starts else DEFAULT_START)
     return ResolvedScenario(
         name=meta.name, description=meta.description, seed=meta.seed,
         schema_version=spec.schema_version, sha256=_sha256(spec), source=source,
         hardware=MappingProxyType(hardware), datacenters=MappingProxyType(datacenters),
         training=tuple(resolved["training"]), job_streams=tuple(resolved["job_stream"]),
-        searches=tuple(resolved["search"]), warnings=tuple(warnings), start=meta.start, end=meta.end,
+        searches=tuple(resolved["search"]), warnings=tuple(warnings), start=start, end=meta.end,
     )
 
 
