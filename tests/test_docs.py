@@ -11,6 +11,6 @@ def test_every_key_is_documented():
     for model in (ScenarioFile, ScenarioMeta, HardwareSpec, DatacenterSpec, TrainingSpec, PublishedSpec, PolicySpec,
                   JobStreamSpec, SearchSpec, PoolSpec, GridFileSpec):
         for key in model.model_fields:
-            if key in ("hardware", "datacenters", "workloads", "scenario", "training", "job_stream", "search"):
+            if key in ("hardware", "datacenters", "workloads", "scenario", "training", "job_stream", "search", "sweep"):
                 continue
             assert f"`{key}`" in DOC, f"{model.__name__}.{key} is not in docs/scenario-format.md"
