@@ -81,6 +81,7 @@ class WorkloadResult:
     delay_h_mean: float = 0.0
     deadline_misses: int = 0
     placements: dict = field(default_factory=dict)
+    baseline: dict | None = None     # the same jobs run at submit in the home datacenter
 
     @property
     def days(self) -> float:
@@ -114,6 +115,8 @@ class WorkloadResult:
                          "delay_hours_mean": self.delay_h_mean, "deadline_misses": self.deadline_misses},
             "placements": self.placements,
         }
+        if self.baseline is not None:
+            out["baseline"] = self.baseline
         for key in ("parameters", "activated_fraction", "flops"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -373,7 +376,15 @@ class Result:
         if self.baseline is not None:
             sv, b = self.savings, self.baseline
             out.append("")
-            out.append(f"policy vs baseline (run at submit in the home datacenter, same jobs and data): "
+            out.append("carbon-aware policies vs baseline (the same jobs run at submit in their home datacenter):")
+            for w in self.workloads:
+                if w.baseline is None:
+                    continue
+                bg = w.baseline["co2e_kg"]["gross"]
+                change = (w.gross_co2e_kg - bg) / bg if bg else 0.0
+                out.append(f"  {w.name}: gross {bg / 1e3:.2f} -> {w.gross_co2e_kg / 1e3:.2f} t ({change:+.1%}), "
+                           f"delay {w.baseline['delay_hours_mean']:.2f} -> {w.delay_h_mean:.2f} h per job")
+            out.append(f"  whole scenario (incl. idle capacity): "
                        f"gross {b.gross_co2e_kg / 1e3:.2f} -> {t.gross_co2e_kg / 1e3:.2f} t "
                        f"({-sv.gross_co2e_kg / b.gross_co2e_kg:+.1%}), net {b.net_co2e_kg / 1e3:.2f} -> "
                        f"{t.net_co2e_kg / 1e3:.2f} t; added delay "
@@ -433,6 +444,17 @@ def build_result(scenario, rows, pools, jobs, accounted, policies, t0, table, ho
     def at(s):
         return None if not np.isfinite(s) else t0 + dt.timedelta(seconds=float(s))
 
+    base_rows = None
+    if "baseline" in accounted:
+        b = accounted["baseline"]
+        bw = b.run.intervals["workload"]
+        bb = bw >= 0
+        bi = np.where(bb, bw, 0)[bb]
+        b_delay = b.run.job_start_s - jobs.submit_s
+        base_rows = {"energy_kwh": _sum_by(bi, b.fac_j[bb], n_rows) / J_PER_KWH,
+                     "gross": _sum_by(bi, b.gross_g[bb], n_rows) / 1000, "net": _sum_by(bi, b.net_g[bb], n_rows) / 1000,
+                     "delay": b_delay}
+
     results = []
     for i, row in enumerate(rows):
         src = row.source
@@ -463,6 +485,10 @@ def build_result(scenario, rows, pools, jobs, accounted, policies, t0, table, ho
             delay_h_mean=float(np.nanmean(delay[mask]) / 3600) if n_jobs else 0.0,
             deadline_misses=int(np.sum(run.job_end_s[mask] > run.deadline_s[mask] + 1e-6)),
             placements=placements,
+            baseline=None if base_rows is None or src.policy.is_baseline else {
+                "energy_kwh": float(base_rows["energy_kwh"][i]),
+                "co2e_kg": {"gross": float(base_rows["gross"][i]), "net": float(base_rows["net"][i])},
+                "delay_hours_mean": float(np.nanmean(base_rows["delay"][mask]) / 3600) if n_jobs else 0.0},
         ))
 
     datacenters = []
