@@ -150,6 +150,7 @@ class DatacenterSpec(_Spec):
         None, description="Hourly grid signal: a bundled name (carbonsim regions) or a CSV file.",
         examples=["eia:CISO"],
     )
+    grid_scale: float = Field(1.0, gt=0, le=10, description="Multiplier on the grid intensity (sensitivity studies).")
     grid_year_shift: Literal["none", "exact", "weekday"] = "none"
     grid_overflow: Literal["error", "wrap"] = "error"
     grid_max_gap_hours: int = Field(24, ge=0, le=8760)
@@ -408,6 +409,7 @@ class Datacenter:
     net_grid_intensity_g_per_kwh: float | None = None   # a published constant net intensity
     grid_year_shift: str = "none"
     grid_overflow: str = "error"
+    grid_scale: float = 1.0
     pools: Mapping[str, Pool] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     location: str = ""
     description: str = ""
@@ -824,7 +826,8 @@ def _resolve_datacenters(spec: ScenarioFile, hardware, source, problems, warning
             continue
         out[name] = Datacenter(
             name=name, pue=d.pue, grid=signal, cfe=d.cfe, net_grid_intensity_g_per_kwh=d.net_grid_intensity_gco2e_per_kwh,
-            grid_year_shift=d.grid_year_shift, grid_overflow=d.grid_overflow, pools=MappingProxyType(pools),
+            grid_year_shift=d.grid_year_shift, grid_overflow=d.grid_overflow, grid_scale=d.grid_scale,
+            pools=MappingProxyType(pools),
             location=d.location, description=d.description,
         )
     return out

@@ -146,9 +146,10 @@ def intensity_table(scenario: ResolvedScenario, t0: dt.datetime, n_hours: int) -
     for d, name in enumerate(names):
         dc = scenario.datacenters[name]
         try:
-            gross = gridmod.align(dc.grid, t0, n_hours, year_shift=dc.grid_year_shift, overflow=dc.grid_overflow)
+            gross = gridmod.align(dc.grid, t0, n_hours, year_shift=dc.grid_year_shift,
+                                  overflow=dc.grid_overflow) * dc.grid_scale
             if dc.net_grid_intensity_g_per_kwh is not None:
-                net = np.full(n_hours, dc.net_grid_intensity_g_per_kwh)
+                net = np.full(n_hours, dc.net_grid_intensity_g_per_kwh * dc.grid_scale)
             elif dc.cfe == "grid":
                 cfe_signal = dataclasses.replace(dc.grid, values=dc.grid.cfe, cfe=None, generation=None)
                 cfe = gridmod.align(cfe_signal, t0, n_hours, year_shift=dc.grid_year_shift, overflow=dc.grid_overflow)
