@@ -209,10 +209,39 @@ def _account(run: engine.EngineRun, table: IntensityTable, pue: np.ndarray, embo
     return Accounting(run, energy_j, energy_j * p, weighted[:, 0] * p / J_PER_KWH, weighted[:, 1] * p / J_PER_KWH, emb)
 
 
+@dataclasses.dataclass
+class Simulated:
+    """Everything a run computed before it is summarised into a Result.
+
+    ``accounted["policy"]`` (and ``["baseline"]`` when a policy differs from the
+    default) hold per-interval energy, gross and net CO2e and embodied carbon;
+    the interval arrays say which workload (``>= 0``; ``-1 - k`` for idle chips
+    of pool ``k``), datacenter, kind and chip count each interval belongs to.
+    Studies re-weight these without re-running the engine.
+    """
+
+    scenario: ResolvedScenario
+    rows: list
+    pools: list
+    jobs: engine.Jobs
+    accounted: dict
+    policies: list
+    t0: dt.datetime
+    table: IntensityTable
+    hourly: dict | None = None
+
+
 def run(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1):
     """Simulate a resolved scenario; returns a :class:`carbonsim.results.Result`."""
     from .results import build_result
 
+    sim = simulate(scenario, hourly=hourly, num_threads=num_threads)
+    return build_result(sim.scenario, sim.rows, sim.pools, sim.jobs, sim.accounted, sim.policies, sim.t0, sim.table,
+                        sim.hourly)
+
+
+def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1) -> Simulated:
+    """Run the engine and the accounting kernel; see :class:`Simulated`."""
     rows = workload_rows(scenario)
     dc_names = list(scenario.datacenters)
     dc_index = {n: i for i, n in enumerate(dc_names)}
@@ -277,7 +306,7 @@ def run(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 
                        "gross_kg": fac * table.values[:, :, 0] / J_PER_KWH / 1000,
                        "net_kg": fac * table.values[:, :, 1] / J_PER_KWH / 1000,
                        "intensity_g_per_kwh": table.values[:, :, 0]}
-    return build_result(scenario, rows, pools, jobs, accounted, policies, t0, table, hourly_data)
+    return Simulated(scenario, rows, pools, jobs, accounted, policies, t0, table, hourly_data)
 
 
 def _embodied_rate(chip) -> float:
