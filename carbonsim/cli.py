@@ -40,6 +40,14 @@ def _cmd_validate(args) -> int:
     return EXIT_OK
 
 
+def _cmd_compare(args) -> int:
+    from .compare import compare
+    from .scenario import load
+    result = compare(load(args.a).run(), load(args.b).run())
+    _emit(result.to_json() if args.format == "json" else result.format_table(), args.output)
+    return EXIT_OK
+
+
 def _cmd_regions(args) -> int:
     from .grid import list_signals
     rows = [r for r in list_signals(args.prefix) if args.all or args.prefix or r.get("resolution") == "hourly"]
@@ -130,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--hourly", action="store_true", help="add hourly energy and emissions per datacenter (json)")
     r.set_defaults(func=_cmd_run)
 
+    c = sub.add_parser("compare", help="compare two variants phase by phase, with the break-even serving")
+    c.add_argument("a", help="scenario A (the reference)")
+    c.add_argument("b", help="scenario B (the variant)")
+    c.add_argument("--format", choices=["table", "json"], default="table")
+    c.add_argument("-o", "--output")
+    c.set_defaults(func=_cmd_compare)
+
     w = sub.add_parser("sweep", help="run a scenario in each of several regions (and start months), ranked")
     w.add_argument("file")
     w.add_argument("--regions", help="comma-separated grid signal names, or 'hourly' for every bundled hourly "
@@ -156,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     h = sub.add_parser("hardware", help="list the hardware catalog")
     h.add_argument("--format", choices=["table", "json"], default="table")
     h.set_defaults(func=_cmd_hardware)
+
     return p
 
 

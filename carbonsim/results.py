@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,6 +83,7 @@ class WorkloadResult:
     deadline_misses: int = 0
     placements: dict = field(default_factory=dict)
     baseline: dict | None = None     # the same jobs run at submit in the home datacenter
+    serving: dict | None = None      # services: requests, per-query and per-user figures, latency
 
     @property
     def days(self) -> float:
@@ -117,6 +119,9 @@ class WorkloadResult:
         }
         if self.baseline is not None:
             out["baseline"] = self.baseline
+        if self.serving is not None:
+            out["serving"] = self.serving
+            out["per_query"] = self.serving["per_query"]
         for key in ("parameters", "activated_fraction", "flops"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -325,7 +330,7 @@ class Result:
         head = ["workload", "hardware", "chips", "days", "IT MWh", "fac. MWh", "gross t", "net t", "embod. t"]
         rows = []
         for w in self.workloads:
-            chips = f"{w.chips:,}" if w.jobs == 1 else f"{w.jobs:,} jobs"
+            chips = f"{w.chips:,}" if w.jobs == 1 or w.serving else f"{w.jobs:,} jobs"
             rows.append([w.name, w.hardware, chips, f"{w.days:.2f}", f"{w.it_energy_kwh / 1e3:.2f}",
                          f"{w.energy_kwh / 1e3:.2f}", f"{w.gross_co2e_kg / 1e3:.2f}", f"{w.net_co2e_kg / 1e3:.2f}",
                          f"{w.embodied_co2e_kg / 1e3:.3f}"])
@@ -365,6 +370,28 @@ class Result:
             for d, p in pools:
                 out.append(f"  {d.name} {p.chips} x {p.hardware}: utilization {p.utilization:.1%}; "
                            f"busy {d.busy.energy_kwh / 1e3:.2f}, idle {d.idle.energy_kwh / 1e3:.2f}")
+        served = [w for w in self.workloads if w.serving]
+        if served:
+            out.append("")
+            out.append("serving: per query = facility energy (busy + idle chips, x PUE) and CO2e over queries served")
+            for w in served:
+                sv = w.serving
+                pq = sv["per_query"]
+                lat = sv["latency_s"]
+                lat_text = (f"latency p50 {lat['p50'] * 1e3:.0f} / p95 {lat['p95'] * 1e3:.0f} / p99 {lat['p99'] * 1e3:.0f} ms"
+                            if "p99" in lat else f"mean latency {lat['mean'] * 1e3:.0f} ms (fluid estimate)")
+                out.append(f"  {w.name}: {sv['requests']:,.0f} queries ({sv['mode']} mode), "
+                           f"{sv['queries_per_second_mean']:,.1f}/s on average; replicas mean {sv['replicas_mean']:.1f}, "
+                           f"max {sv['replicas_max']:.0f}; utilisation {sv['utilization']:.0%}")
+                if pq["wh"] is not None:
+                    out.append(f"    per query {pq['wh']:.3g} Wh, {pq['gco2e']['net']:.3g} gCO2e; {lat_text}")
+                if "per_user" in sv:
+                    out.append(f"    per user {sv['per_user']['wh'] / 1000:.3g} kWh, {sv['per_user']['gco2e']:.3g} gCO2e "
+                               f"over the service ({sv['per_user']['per_day_gco2e']:.3g} g a day)")
+            phases = self.by_phase()
+            total = self.totals.energy_kwh or 1.0
+            out.append("  lifecycle energy by phase: " + ", ".join(
+                f"{k} {v.energy_kwh / total:.1%}" for k, v in phases.items()))
         queued = [w for w in self.workloads if w.jobs > 1 or w.queue_wait_h_mean > 0]
         if queued:
             out.append("")
@@ -422,7 +449,8 @@ def _idle_embodied(run, pools, scenario, datacenter: int | None = None) -> float
     return total
 
 
-def build_result(scenario, rows, pools, jobs, accounted, policies, t0, table, hourly) -> Result:
+def build_result(sim) -> Result:
+    scenario, rows, pools, jobs, accounted, t0 = sim.scenario, sim.rows, sim.pools, sim.jobs, sim.accounted, sim.t0
     a = accounted["policy"]
     run = a.run
     iv = run.intervals
@@ -467,16 +495,40 @@ def build_result(scenario, rows, pools, jobs, accounted, policies, t0, table, ho
         placements = {dc_names[d]: int(c) for d, c in zip(*np.unique(placed[placed >= 0], return_counts=True))}
         n_jobs = int(mask.sum())
         is_run = isinstance(src, TrainingRun)
+        serving = None
+        if i in sim.services:
+            res = sim.services[i]
+            warnings.extend(f"{row.name}: {w}" for w in res.warnings)
+            requests = float(res.total_requests)
+            serving = {
+                "mode": res.mode, "requests": requests,
+                "queries_per_second_mean": requests / max(src.duration_s, 1.0),
+                "replicas_mean": float(np.mean(res.replicas)) if len(res.replicas) else 0.0,
+                "replicas_max": float(np.max(res.replicas)) if len(res.replicas) else 0.0,
+                "utilization": float(res.total_busy_chip_s / max(res.total_busy_chip_s + res.total_idle_chip_s, 1e-300)),
+                "latency_s": ({"mean": float(res.mean_latency()), "p50": float(res.latency_percentile(50)),
+                               "p95": float(res.latency_percentile(95)), "p99": float(res.latency_percentile(99))}
+                              if res.mode == "requests" else {"mean": float(res.mean_latency())}),
+                "per_query": {"wh": fac[i] * 1000 / requests if requests else None,
+                              "gco2e": {"gross": gross[i] * 1000 / requests if requests else None,
+                                        "net": net[i] * 1000 / requests if requests else None}},
+            }
+            days = src.duration_s / SECONDS_PER_DAY
+            serving["per_day"] = {"energy_kwh": fac[i] / days, "co2e_kg": net[i] / days}
+            if src.users:
+                serving["per_user"] = {"wh": fac[i] * 1000 / src.users, "gco2e": net[i] * 1000 / src.users,
+                                       "per_day_gco2e": net[i] * 1000 / src.users / days}
         results.append(WorkloadResult(
             name=row.name, kind=row.kind, phase=row.phase, datacenter=row.datacenter, hardware=chip.name,
-            chips=int(jobs.chips[mask].max()) if n_jobs else 0,
-            start=at(np.nanmin(run.job_start_s[mask])) if n_jobs else None,
-            end=at(np.nanmax(run.job_end_s[mask])) if n_jobs else None,
+            chips=int(jobs.chips[mask].max()) if n_jobs else
+            int(math.ceil(serving["replicas_max"] * src.config.chips_per_replica)) if serving else 0,
+            start=at(np.nanmin(run.job_start_s[mask])) if n_jobs else getattr(src, "start", None),
+            end=at(np.nanmax(run.job_end_s[mask])) if n_jobs else getattr(src, "end", None),
             power_w_per_chip=src.power_w_per_chip,
             it_energy_kwh=float(it[i]), energy_kwh=float(fac[i]), gross_co2e_kg=float(gross[i]),
             net_co2e_kg=float(net[i]), embodied_co2e_kg=float(emb[i]), embodied_boundary=chip.embodied_boundary,
-            parameters=src.parameters if is_run else None,
-            activated_fraction=src.activated_fraction if is_run else None,
+            parameters=getattr(src, "parameters", None),
+            activated_fraction=getattr(src, "activated_fraction", None),
             flops=src.flops if is_run else None,
             published=dict(src.published) if is_run and src.published else None,
             jobs=n_jobs, chip_hours=float(chip_h[i]),
@@ -484,7 +536,7 @@ def build_result(scenario, rows, pools, jobs, accounted, policies, t0, table, ho
             queue_wait_h_p95=float(np.percentile(wait[mask], 95) / 3600) if n_jobs else 0.0,
             delay_h_mean=float(np.nanmean(delay[mask]) / 3600) if n_jobs else 0.0,
             deadline_misses=int(np.sum(run.job_end_s[mask] > run.deadline_s[mask] + 1e-6)),
-            placements=placements,
+            placements=placements, serving=serving,
             baseline=None if base_rows is None or src.policy.is_baseline else {
                 "energy_kwh": float(base_rows["energy_kwh"][i]),
                 "co2e_kg": {"gross": float(base_rows["gross"][i]), "net": float(base_rows["net"][i])},
@@ -522,4 +574,4 @@ def build_result(scenario, rows, pools, jobs, accounted, policies, t0, table, ho
         baseline_delay = float(np.nanmean(d_b) / 3600) if len(d_b) else 0.0
     return Result(scenario=scenario, workloads=tuple(results), warnings=tuple(dict.fromkeys(warnings)),
                   datacenters=tuple(datacenters), baseline=baseline, baseline_delay_h_mean=baseline_delay,
-                  hourly=hourly)
+                  hourly=sim.hourly)

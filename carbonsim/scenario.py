@@ -343,12 +343,90 @@ class SearchSpec(_Spec):
         return _check_one_duration(self, ("trial_duration_hours", "trial_flops"))
 
 
+class AutoscalingSpec(_Spec):
+    """``autoscaling = {...}``: replicas follow utilisation."""
+
+    min_replicas: int = Field(1, ge=0, le=1_000_000)
+    max_replicas: int = Field(ge=1, le=1_000_000, examples=[64])
+    target_utilization: float = Field(0.6, gt=0, le=1)
+    scale_up_minutes: float = Field(2.0, ge=0, le=10_000)
+    scale_down_minutes: float = Field(5.0, ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) must not exceed max_replicas ({self.max_replicas})")
+        return self
+
+
+class ServiceSpec(_Spec):
+    """``[[workloads.service]]``: a model served for a period at a traffic level."""
+
+    name: str = Field(min_length=1, max_length=200, examples=["assistant"])
+    description: str = ""
+    hardware: str = Field(min_length=1, examples=["h100"])
+    datacenter: str = Field(min_length=1)
+    start: dt.datetime | None = None
+    duration_days: float = Field(gt=0, le=36500, examples=[730.0])
+    queries_per_second: float | None = Field(None, ge=0, le=1e9, examples=[600.0])
+    queries_per_day: float | None = Field(None, ge=0, le=1e14)
+    diurnal: Literal["flat", "web", "business"] = "web"
+    timezone: str = Field("UTC", description="Local time of the users, for the daily and weekly shape.")
+    weekend_factor: float = Field(1.0, ge=0, le=10)
+    profile: str | None = Field(None, min_length=1, description="CSV of hour (0-23) or hour_of_week (0-167), factor.")
+    growth_per_year: float = Field(0.0, gt=-1, le=100, description="Compound traffic growth, e.g. 0.5 = +50%/year.")
+    burstiness: float = Field(0.0, ge=0, le=2, description="Sigma of a lognormal factor per hour (mean 1, seeded).")
+    energy_wh_per_query: float | None = Field(None, gt=0, le=1e6, examples=[0.3])
+    flops_per_query: float | None = Field(None, gt=0, le=1e24)
+    tokens_per_query: float | None = Field(None, gt=0, le=1e9, description="With parameters: 2 x active params x tokens.")
+    parameters: float | None = Field(None, gt=0, le=1e16)
+    activated_fraction: float | None = Field(None, gt=0, le=1)
+    hardware_efficiency: float | None = Field(None, gt=0, le=1)
+    chips_per_replica: int = Field(1, ge=1, le=100_000)
+    replicas: int | None = Field(None, ge=0, le=10_000_000)
+    autoscaling: AutoscalingSpec | None = None
+    max_batch_size: int = Field(1, ge=1, le=100_000)
+    max_wait_ms: float = Field(0.0, ge=0, le=1e7)
+    batch_latency_ms: float = Field(0.0, ge=0, le=1e7, description="Fixed time per batch (a in a + b x batch).")
+    power_w_per_chip: float | None = Field(None, gt=0, le=1e5, description="Busy power per chip.")
+    idle_w_per_chip: float | None = Field(None, ge=0, le=1e5)
+    latency_target_ms: float | None = Field(None, gt=0, le=1e9)
+    latency_percentile: float = Field(99.0, gt=0, lt=100)
+    mode: Literal["auto", "requests", "fluid"] = "auto"
+    users: float | None = Field(None, gt=0, le=1e11, description="People served, for per-user figures.")
+
+    _utc = field_validator("start", mode="before")(_to_utc)
+
+    @model_validator(mode="after")
+    def _rules(self):
+        if (self.queries_per_second is None) == (self.queries_per_day is None):
+            raise ValueError("give exactly one of queries_per_second or queries_per_day")
+        costs = [k for k in ("energy_wh_per_query", "flops_per_query", "tokens_per_query")
+                 if getattr(self, k) is not None]
+        if len(costs) != 1:
+            raise ValueError("give exactly one per-query cost: energy_wh_per_query, flops_per_query, or "
+                             "tokens_per_query with parameters" + (f" (got {', '.join(costs)})" if costs else ""))
+        if self.tokens_per_query is not None and self.parameters is None:
+            raise ValueError("tokens_per_query needs parameters (FLOPs per query = 2 x active parameters x tokens)")
+        if costs[0] != "energy_wh_per_query" and self.hardware_efficiency is None:
+            raise ValueError("per-query compute needs hardware_efficiency (achieved / peak)")
+        if (self.replicas is None) == (self.autoscaling is None):
+            raise ValueError("give exactly one of replicas (a fixed fleet) or autoscaling")
+        try:
+            import zoneinfo
+            zoneinfo.ZoneInfo(self.timezone)
+        except Exception:
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA name such as 'America/New_York'")
+        return self
+
+
 class WorkloadsSpec(_Spec):
     """``[workloads]``: lists of workloads by kind."""
 
     training: list[TrainingSpec] = Field(default_factory=list, max_length=1_000_000)
     job_stream: list[JobStreamSpec] = Field(default_factory=list, max_length=10_000)
     search: list[SearchSpec] = Field(default_factory=list, max_length=10_000)
+    service: list[ServiceSpec] = Field(default_factory=list, max_length=10_000)
 
 
 class SweepSpec(_Spec):
@@ -530,6 +608,37 @@ class Search:
 
 
 @dataclass(frozen=True)
+class Service:
+    name: str
+    hardware: hw.Hardware
+    datacenter: str
+    start: dt.datetime                     # a whole UTC hour
+    duration_s: float
+    queries_per_second: float              # mean over a week, at the start
+    shape: Any                             # 168 hourly factors by local hour of week (mean 1)
+    timezone: str
+    growth_per_year: float
+    burstiness: float
+    config: Any                            # carbonsim.serving.ServingConfig
+    power_w_per_chip: float
+    power_source: str
+    mode: str = "auto"
+    users: float | None = None
+    parameters: float | None = None
+    activated_fraction: float | None = None
+    description: str = ""
+
+    kind = "service"
+    phase = "inference"
+    priority = 0
+    policy = BASELINE_POLICY
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=self.duration_s)
+
+
+@dataclass(frozen=True)
 class ResolvedScenario:
     name: str
     description: str
@@ -543,12 +652,13 @@ class ResolvedScenario:
     warnings: tuple[str, ...] = ()
     job_streams: tuple[JobStream, ...] = ()
     searches: tuple[Search, ...] = ()
+    services: tuple[Service, ...] = ()
     start: dt.datetime = DEFAULT_START
     end: dt.datetime | None = None
 
     @property
     def workloads(self) -> tuple:
-        return self.training + self.job_streams + self.searches
+        return self.training + self.job_streams + self.searches + self.services
 
     def summary(self) -> str:
         lines = [f"scenario {self.name!r}: {len(self.datacenters)} datacenter(s), {len(self.training)} training run(s), "
@@ -571,6 +681,9 @@ class ResolvedScenario:
             lines.append(f"  search {se.name}: {se.trials} trials x {se.chips_per_trial} {se.hardware.name} x "
                          f"{se.trial_duration_s / 3600:g} h in {se.datacenter}"
                          + (f", then training {se.final_training.name}" if se.final_training else ""))
+        for sv in self.services:
+            lines.append(f"  service {sv.name}: {sv.queries_per_second:g} queries/s on {sv.hardware.name} in "
+                         f"{sv.datacenter} for {sv.duration_s / SECONDS_PER_DAY:g} days from {sv.start:%Y-%m-%d}")
         return "\n".join(lines)
 
 
@@ -1048,6 +1161,111 @@ def _resolve_search(path, se: SearchSpec, meta: ScenarioMeta, hardware, datacent
         policy=_resolve_policy(path, se.policy, datacenters, problems),
     )
 
+#: Illustrative daily traffic shapes by local hour (mean 1 over a day): "web" is low
+#: overnight and highest in the evening; "business" follows office hours.
+DIURNAL_SHAPES = {
+    "flat": [1.0] * 24,
+    "web": [0.62, 0.48, 0.40, 0.36, 0.36, 0.42, 0.58, 0.80, 0.98, 1.10, 1.16, 1.20,
+            1.22, 1.22, 1.20, 1.18, 1.18, 1.22, 1.30, 1.38, 1.42, 1.36, 1.12, 0.86],
+    "business": [0.25] * 8 + [1.0] + [2.1] * 9 + [1.0] + [0.35] * 5,
+}
+
+
+def _read_profile(path: str, file: Path, problems: list[Problem]):
+    """An hourly traffic profile: CSV ``hour,factor`` (24 rows) or ``hour_of_week,factor`` (168, Monday 00:00 = 0)."""
+    import csv
+    try:
+        rows = list(csv.reader(file.read_text().splitlines()))
+    except (OSError, UnicodeDecodeError) as err:
+        problems.append(Problem(f"{path}.profile", f"cannot read profile: {getattr(err, 'strerror', err)}", str(file)))
+        return None
+    header = [h.strip() for h in rows[0]] if rows else []
+    if len(header) != 2 or header[0] not in ("hour", "hour_of_week"):
+        problems.append(Problem(f"{path}.profile", f"{file}: header must be 'hour,factor' or 'hour_of_week,factor'",
+                                ",".join(header)))
+        return None
+    n = 24 if header[0] == "hour" else 168
+    values = [None] * n
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not row or not "".join(row).strip():
+            continue
+        try:
+            k, f = int(row[0]), float(row[1])
+            if not (0 <= k < n and f >= 0 and math.isfinite(f)):
+                raise ValueError(f"{header[0]} must be 0..{n - 1} and factor >= 0")
+        except (ValueError, IndexError) as err:
+            problems.append(Problem(f"{path}.profile", f"{file}:{line_no}: bad row ({err})", ",".join(row)))
+            return None
+        values[k] = f
+    missing = [k for k, v in enumerate(values) if v is None]
+    if missing or sum(values) == 0:
+        problems.append(Problem(f"{path}.profile", f"{file}: needs a factor for every {header[0]} 0..{n - 1} "
+                                f"(missing {missing[:5]}) and a positive sum", has_value=False))
+        return None
+    return values * 7 if n == 24 else values
+
+
+def _resolve_service(path, sv: ServiceSpec, meta: ScenarioMeta, hardware, datacenters, source, problems, warnings):
+    from . import serving
+
+    chip = _lookup(path, sv.hardware, sv.datacenter, hardware, datacenters, problems)
+    if chip is None:
+        return None
+    busy, power_source = _resolve_power(path, sv.name, chip, sv.power_w_per_chip, warnings, problems)
+    idle = sv.idle_w_per_chip if sv.idle_w_per_chip is not None else chip.idle_w
+    if idle is None:
+        problems.append(Problem(f"{path}.idle_w_per_chip", f"no published idle power for {chip.name}",
+                                has_value=False, fix="set idle_w_per_chip = ... (watts per idle chip)"))
+    qps = sv.queries_per_second if sv.queries_per_second is not None else sv.queries_per_day / SECONDS_PER_DAY
+    if sv.replicas == 0 and qps > 0:
+        problems.append(Problem(f"{path}.replicas", "a service with traffic needs at least one replica", 0,
+                                fix="set replicas >= 1, or use autoscaling"))
+    flops = sv.flops_per_query
+    if sv.tokens_per_query is not None:
+        flops = 2.0 * sv.parameters * (sv.activated_fraction or 1.0) * sv.tokens_per_query
+    if flops is not None and chip.peak_tflops is None:
+        problems.append(Problem(f"{path}.hardware", f"hardware {chip.name!r} has no peak_tflops for per-query compute",
+                                has_value=False, fix="give energy_wh_per_query, or set hardware peak_tflops"))
+    shape = None
+    if sv.profile is not None:
+        shape = _read_profile(path, _base_dir(source) / sv.profile, problems)
+    if busy is None or idle is None or any(p.path.startswith(path) for p in problems):
+        return None
+    if shape is None:
+        day = DIURNAL_SHAPES[sv.diurnal]
+        shape = [f * (sv.weekend_factor if d >= 5 else 1.0) for d in range(7) for f in day]
+    mean = sum(shape) / len(shape)
+    shape = tuple(f / mean for f in shape)
+    auto = None
+    if sv.autoscaling is not None:
+        a = sv.autoscaling
+        auto = serving.Autoscaling(min_replicas=a.min_replicas, max_replicas=a.max_replicas,
+                                   target_utilization=a.target_utilization, scale_up_delay_s=a.scale_up_minutes * 60,
+                                   scale_down_delay_s=a.scale_down_minutes * 60)
+    try:
+        config = serving.ServingConfig(
+            chip_busy_w=busy, chip_idle_w=idle, chips_per_replica=sv.chips_per_replica,
+            energy_wh_per_query=sv.energy_wh_per_query, flops_per_query=flops,
+            chip_peak_flops=chip.peak_tflops * 1e12 if flops is not None else None,
+            hardware_efficiency=sv.hardware_efficiency if flops is not None else None,
+            batching=serving.Batching(max_batch_size=sv.max_batch_size, max_wait_s=sv.max_wait_ms / 1000,
+                                      latency_fixed_s=sv.batch_latency_ms / 1000),
+            replicas=sv.replicas,
+            autoscaling=auto,
+            latency_target_s=None if sv.latency_target_ms is None else sv.latency_target_ms / 1000,
+            latency_target_percentile=sv.latency_percentile)
+        if sv.replicas != 0:
+            config.validate()
+    except ValueError as err:
+        problems.append(Problem(path, f"serving model: {err}", has_value=False))
+        return None
+    start = (sv.start or meta.start or DEFAULT_START).replace(minute=0, second=0, microsecond=0)
+    return Service(name=sv.name, description=sv.description, hardware=chip, datacenter=sv.datacenter, start=start,
+                   duration_s=sv.duration_days * SECONDS_PER_DAY, queries_per_second=qps, shape=shape,
+                   timezone=sv.timezone, growth_per_year=sv.growth_per_year, burstiness=sv.burstiness, config=config,
+                   power_w_per_chip=busy, power_source=power_source, mode=sv.mode, users=sv.users,
+                   parameters=sv.parameters, activated_fraction=sv.activated_fraction)
+
 
 def _max_chips(value) -> float:
     """The largest job size a chips value can produce (inf if unbounded)."""
@@ -1116,10 +1334,10 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
     if len(datacenters) < len(spec.datacenters):   # a grid failed to load: references would mislead
         raise ScenarioError(problems, source)
 
-    resolved: dict[str, list] = {"training": [], "job_stream": [], "search": []}
+    resolved: dict[str, list] = {"training": [], "job_stream": [], "search": [], "service": []}
     seen: dict[str, str] = {}
     kinds = (("training", spec.workloads.training), ("job_stream", spec.workloads.job_stream),
-             ("search", spec.workloads.search))
+             ("search", spec.workloads.search), ("service", spec.workloads.service))
     for kind, items in kinds:
         for i, w in enumerate(items):
             path = f"workloads.{kind}[{i}]"
@@ -1132,8 +1350,13 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
                 out = _resolve_training(path, w, meta, hardware, datacenters, problems, warnings)
             elif kind == "job_stream":
                 out = _resolve_stream(path, w, meta, hardware, datacenters, source, problems, warnings)
-            else:
+            elif kind == "search":
                 out = _resolve_search(path, w, meta, hardware, datacenters, problems, warnings)
+            else:
+                out = _resolve_service(path, w, meta, hardware, datacenters, source, problems, warnings)
+                if out is not None:
+                    resolved[kind].append(out)
+                continue
             if out is not None:
                 _check_capacity(path, out, datacenters, problems)
                 if isinstance(out, Search) and out.final_training is not None:
@@ -1148,7 +1371,8 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
         schema_version=spec.schema_version, sha256=_sha256(spec), source=source,
         hardware=MappingProxyType(hardware), datacenters=MappingProxyType(datacenters),
         training=tuple(resolved["training"]), job_streams=tuple(resolved["job_stream"]),
-        searches=tuple(resolved["search"]), warnings=tuple(warnings), start=start, end=meta.end,
+        searches=tuple(resolved["search"]), services=tuple(resolved["service"]), warnings=tuple(warnings),
+        start=start, end=meta.end,
     )
 
 

@@ -18,7 +18,7 @@ from . import engine
 from .accounting import J_PER_KWH, IntensityTable, hourly_energy, integrate
 from .distributions import sample
 from .errors import Problem, ScenarioError
-from .scenario import SECONDS_PER_YEAR, JobStream, ResolvedScenario, Search, TrainingRun
+from .scenario import SECONDS_PER_YEAR, JobStream, ResolvedScenario, Search, Service, TrainingRun
 
 HOUR = 3600.0
 
@@ -133,6 +133,74 @@ def build_jobs(scenario: ResolvedScenario, rows: list[WorkloadRow], t0: dt.datet
 
 
 # ---------------------------------------------------------------------------
+# Inference services (their own request-level or fluid kernel, not the engine)
+# ---------------------------------------------------------------------------
+
+
+def service_rates(sv: Service, rng: np.random.Generator) -> np.ndarray:
+    """Requests per second for each UTC hour of the service: base rate x weekly shape
+    (by the users' local hour of week) x compound growth x burstiness."""
+    import zoneinfo
+
+    n = max(1, math.ceil(sv.duration_s / HOUR))
+    tz = zoneinfo.ZoneInfo(sv.timezone)
+    shape = np.asarray(sv.shape)
+    idx = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        local = (sv.start + dt.timedelta(hours=k)).astimezone(tz)
+        idx[k] = local.weekday() * 24 + local.hour
+    years = np.arange(n) / (365.25 * 24)
+    rate = sv.queries_per_second * shape[idx] * (1.0 + sv.growth_per_year) ** years
+    if sv.burstiness > 0:
+        s = sv.burstiness
+        rate = rate * np.exp(s * rng.standard_normal(n) - s * s / 2)
+    return rate
+
+
+def simulate_services(scenario: ResolvedScenario, rows: list[WorkloadRow]) -> dict:
+    """Serving results by row index (seeded per row, like every other workload)."""
+    from . import serving
+
+    seeds = np.random.SeedSequence(scenario.seed).spawn(len(rows))
+    out = {}
+    for i, row in enumerate(rows):
+        if isinstance(row.source, Service):
+            rate_seed, serve_seed = seeds[i].spawn(2)
+            rate = service_rates(row.source, np.random.default_rng(rate_seed))
+            out[i] = serving.simulate(row.source.config, rate, seed=serve_seed, mode=row.source.mode)
+    return out
+
+
+def _service_intervals(services: dict, rows, t0: dt.datetime, dc_index: dict) -> dict[str, np.ndarray]:
+    parts = []
+    for i, res in services.items():
+        sv = rows[i].source
+        n = len(res.it_energy_j)
+        s0 = _secs(sv.start, t0)
+        start = s0 + np.arange(n) * HOUR
+        chips = (res.busy_chip_s + res.idle_chip_s) / HOUR
+        block = {"start_s": start, "end_s": start + HOUR, "power_w": res.it_energy_j / HOUR, "chips": chips}
+        if res.drain_energy_j > 0 and res.drain_end_s > n * HOUR:
+            span = res.drain_end_s - n * HOUR
+            block = {k: np.append(v, x) for k, v, x in (
+                ("start_s", block["start_s"], s0 + n * HOUR), ("end_s", block["end_s"], s0 + res.drain_end_s),
+                ("power_w", block["power_w"], res.drain_energy_j / span),
+                ("chips", block["chips"], res.drain_busy_chip_s / span))}
+        m = len(block["start_s"])
+        block.update(datacenter=np.full(m, dc_index[sv.datacenter], np.int32), workload=np.full(m, i, np.int32),
+                     kind=np.zeros(m, np.int8))
+        parts.append(block)
+    keys = ("start_s", "end_s", "power_w", "datacenter", "workload", "kind", "chips")
+    return {k: np.concatenate([p[k] for p in parts]) for k in keys} if parts else {}
+
+
+def _append(intervals: dict, extra: dict) -> dict:
+    if not extra:
+        return intervals
+    return {k: np.concatenate([intervals[k], extra[k].astype(intervals[k].dtype)]) for k in intervals}
+
+
+# ---------------------------------------------------------------------------
 # Grid table
 # ---------------------------------------------------------------------------
 
@@ -229,6 +297,7 @@ class Simulated:
     t0: dt.datetime
     table: IntensityTable
     hourly: dict | None = None
+    services: dict = dataclasses.field(default_factory=dict)
 
 
 def run(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1):
@@ -236,8 +305,7 @@ def run(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 
     from .results import build_result
 
     sim = simulate(scenario, hourly=hourly, num_threads=num_threads)
-    return build_result(sim.scenario, sim.rows, sim.pools, sim.jobs, sim.accounted, sim.policies, sim.t0, sim.table,
-                        sim.hourly)
+    return build_result(sim)
 
 
 def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1) -> Simulated:
@@ -263,8 +331,10 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
         else:
             pools += [engine.Pool(d, h, None) for h in hw_used]
 
+    services = simulate_services(scenario, rows)
+    extra = _service_intervals(services, rows, t0, dc_index)
     t_end_s = _secs(scenario.end, t0) if scenario.end else None
-    reach = [t_end_s or 0.0, 1.0]
+    reach = [t_end_s or 0.0, 1.0, float(extra["end_s"].max()) if extra else 0.0]
     if len(jobs):
         slack = np.array([policies[k].slack_s for k in jobs.policy])
         reach.append(float(np.max(jobs.submit_s + jobs.work_s + slack)))
@@ -281,9 +351,10 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
     if not all(p.is_baseline for p in policies):
         runs["baseline"] = engine.simulate(jobs, pools, eng_policies, forecasts, t_start=t_start, t_end=t_end_s,
                                            group_limits=limits, baseline=True)
-    t_last = max(r.t_end for r in runs.values())
+    t_last = max([r.t_end for r in runs.values()] + [float(extra["end_s"].max()) if extra else 0.0])
     for r in runs.values():      # the same horizon for the policy and its baseline
         engine.finish(r, t_last)
+        r.intervals = _append(r.intervals, extra)
     needed = max(1, math.ceil(t_last / HOUR))
     if needed > table.n_hours:   # queueing ran past the planning horizon
         table = intensity_table(scenario, t0, needed)
@@ -306,7 +377,7 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
                        "gross_kg": fac * table.values[:, :, 0] / J_PER_KWH / 1000,
                        "net_kg": fac * table.values[:, :, 1] / J_PER_KWH / 1000,
                        "intensity_g_per_kwh": table.values[:, :, 0]}
-    return Simulated(scenario, rows, pools, jobs, accounted, policies, t0, table, hourly_data)
+    return Simulated(scenario, rows, pools, jobs, accounted, policies, t0, table, hourly_data, services)
 
 
 def _embodied_rate(chip) -> float:

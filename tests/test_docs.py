@@ -2,15 +2,15 @@
 from pathlib import Path
 
 from carbonsim.scenario import (DatacenterSpec, GridFileSpec, HardwareSpec, JobStreamSpec, PolicySpec, PoolSpec,
-                                PublishedSpec, ScenarioFile, ScenarioMeta, SearchSpec, TrainingSpec)
+                                PublishedSpec, ScenarioFile, ScenarioMeta, SearchSpec, ServiceSpec, TrainingSpec)
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "scenario-format.md").read_text()
 
 
 def test_every_key_is_documented():
     for model in (ScenarioFile, ScenarioMeta, HardwareSpec, DatacenterSpec, TrainingSpec, PublishedSpec, PolicySpec,
-                  JobStreamSpec, SearchSpec, PoolSpec, GridFileSpec):
+                  JobStreamSpec, SearchSpec, PoolSpec, GridFileSpec, ServiceSpec):
         for key in model.model_fields:
-            if key in ("hardware", "datacenters", "workloads", "scenario", "training", "job_stream", "search", "sweep"):
+            if key in ("hardware", "datacenters", "workloads", "scenario", "training", "job_stream", "search", "sweep", "service", "autoscaling"):
                 continue
             assert f"`{key}`" in DOC, f"{model.__name__}.{key} is not in docs/scenario-format.md"
