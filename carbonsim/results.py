@@ -435,6 +435,41 @@ def _totals(mask, a) -> Totals:
                   float(a.embodied_kg[mask].sum()))
 
 
+def _latency(res) -> dict:
+    if res.mode == "requests":
+        return {"mean": float(res.mean_latency()), "p50": float(res.latency_percentile(50)),
+                "p95": float(res.latency_percentile(95)), "p99": float(res.latency_percentile(99))}
+    return {"mean": float(res.mean_latency())}
+
+
+def _serving_summary(deployments, duration_s, fac_kwh, gross_kg, net_kg) -> dict:
+    """A service's figures over every datacenter it is deployed in (latency per datacenter
+    when there are several: percentiles of different fleets do not add)."""
+    requests = float(sum(r.total_requests for _, r in deployments))
+    busy = sum(r.total_busy_chip_s for _, r in deployments)
+    idle = sum(r.total_idle_chip_s for _, r in deployments)
+    out = {
+        "mode": ",".join(dict.fromkeys(r.mode for _, r in deployments)), "requests": requests,
+        "queries_per_second_mean": requests / max(duration_s, 1.0),
+        "replicas_mean": float(sum(np.mean(r.replicas) for _, r in deployments if len(r.replicas))),
+        "replicas_max": float(sum(np.max(r.replicas) for _, r in deployments if len(r.replicas))),
+        "utilization": float(busy / max(busy + idle, 1e-300)),
+        "per_query": {"wh": fac_kwh * 1000 / requests if requests else None,
+                      "gco2e": {"gross": gross_kg * 1000 / requests if requests else None,
+                                "net": net_kg * 1000 / requests if requests else None}},
+    }
+    if len(deployments) == 1:
+        out["latency_s"] = _latency(deployments[0][1])
+    else:
+        weights = [float(r.total_requests) for _, r in deployments]
+        out["latency_s"] = {"mean": float(np.average([r.mean_latency() for _, r in deployments],
+                                                     weights=weights)) if sum(weights) else float("nan")}
+        out["datacenters"] = {dc: {"requests": float(r.total_requests), "latency_s": _latency(r),
+                                   "replicas_mean": float(np.mean(r.replicas)) if len(r.replicas) else 0.0}
+                              for dc, r in deployments}
+    return out
+
+
 def _idle_embodied(run, pools, scenario, datacenter: int | None = None) -> float:
     """Embodied carbon of pool chips while not running jobs (idle or powered down), by time."""
     from .hardware import find
@@ -497,22 +532,12 @@ def build_result(sim) -> Result:
         is_run = isinstance(src, TrainingRun)
         serving = None
         if i in sim.services:
-            res = sim.services[i]
-            warnings.extend(f"{row.name}: {w}" for w in res.warnings)
-            requests = float(res.total_requests)
-            serving = {
-                "mode": res.mode, "requests": requests,
-                "queries_per_second_mean": requests / max(src.duration_s, 1.0),
-                "replicas_mean": float(np.mean(res.replicas)) if len(res.replicas) else 0.0,
-                "replicas_max": float(np.max(res.replicas)) if len(res.replicas) else 0.0,
-                "utilization": float(res.total_busy_chip_s / max(res.total_busy_chip_s + res.total_idle_chip_s, 1e-300)),
-                "latency_s": ({"mean": float(res.mean_latency()), "p50": float(res.latency_percentile(50)),
-                               "p95": float(res.latency_percentile(95)), "p99": float(res.latency_percentile(99))}
-                              if res.mode == "requests" else {"mean": float(res.mean_latency())}),
-                "per_query": {"wh": fac[i] * 1000 / requests if requests else None,
-                              "gco2e": {"gross": gross[i] * 1000 / requests if requests else None,
-                                        "net": net[i] * 1000 / requests if requests else None}},
-            }
+            deployments = sim.services[i]
+            for dc_name, res in deployments:
+                warnings.extend(f"{row.name} in {dc_name}: {w}" if len(deployments) > 1 else f"{row.name}: {w}"
+                                for w in res.warnings)
+            serving = _serving_summary(deployments, src.duration_s, fac[i], gross[i], net[i])
+            placements = {dc_name: float(res.total_requests) for dc_name, res in deployments}
             days = src.duration_s / SECONDS_PER_DAY
             serving["per_day"] = {"energy_kwh": fac[i] / days, "co2e_kg": net[i] / days}
             if src.users:

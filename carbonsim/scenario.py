@@ -365,7 +365,11 @@ class ServiceSpec(_Spec):
     name: str = Field(min_length=1, max_length=200, examples=["assistant"])
     description: str = ""
     hardware: str = Field(min_length=1, examples=["h100"])
-    datacenter: str = Field(min_length=1)
+    datacenter: str | None = Field(None, min_length=1, examples=["us-east"])
+    datacenters: list[str] = Field(default_factory=list, max_length=1000,
+                                   description="Deploy in several datacenters (instead of datacenter).")
+    traffic_split: list[float] = Field(default_factory=list, max_length=1000,
+                                       description="Share of traffic per datacenter (default: equal).")
     start: dt.datetime | None = None
     duration_days: float = Field(gt=0, le=36500, examples=[730.0])
     queries_per_second: float | None = Field(None, ge=0, le=1e9, examples=[600.0])
@@ -399,6 +403,16 @@ class ServiceSpec(_Spec):
 
     @model_validator(mode="after")
     def _rules(self):
+        if (self.datacenter is None) == (not self.datacenters):
+            raise ValueError("give exactly one of datacenter or datacenters = [...]")
+        if self.traffic_split:
+            if len(self.traffic_split) != len(self.datacenters):
+                raise ValueError(f"traffic_split has {len(self.traffic_split)} shares for "
+                                 f"{len(self.datacenters)} datacenters")
+            if any(x < 0 for x in self.traffic_split) or sum(self.traffic_split) <= 0:
+                raise ValueError("traffic_split shares must be >= 0 with a positive sum")
+        if len(set(self.datacenters)) != len(self.datacenters):
+            raise ValueError("datacenters lists a datacenter twice")
         if (self.queries_per_second is None) == (self.queries_per_day is None):
             raise ValueError("give exactly one of queries_per_second or queries_per_day")
         costs = [k for k in ("energy_wh_per_query", "flops_per_query", "tokens_per_query")
@@ -611,7 +625,7 @@ class Search:
 class Service:
     name: str
     hardware: hw.Hardware
-    datacenter: str
+    datacenter: str                        # the first of datacenters
     start: dt.datetime                     # a whole UTC hour
     duration_s: float
     queries_per_second: float              # mean over a week, at the start
@@ -627,6 +641,8 @@ class Service:
     parameters: float | None = None
     activated_fraction: float | None = None
     description: str = ""
+    datacenters: tuple[str, ...] = ()      # where it is deployed
+    split: tuple[float, ...] = ()          # share of traffic in each (sums to 1)
 
     kind = "service"
     phase = "inference"
@@ -1208,9 +1224,15 @@ def _read_profile(path: str, file: Path, problems: list[Problem]):
 def _resolve_service(path, sv: ServiceSpec, meta: ScenarioMeta, hardware, datacenters, source, problems, warnings):
     from . import serving
 
-    chip = _lookup(path, sv.hardware, sv.datacenter, hardware, datacenters, problems)
-    if chip is None:
+    names = [sv.datacenter] if sv.datacenter is not None else list(sv.datacenters)
+    chip = _lookup(path, sv.hardware, names[0], hardware, datacenters, problems)
+    for j, name in enumerate(names[1:], start=1):
+        if name not in datacenters:
+            problems.append(_not_defined(f"{path}.datacenters[{j}]", "datacenter", name, datacenters))
+    if chip is None or any(n not in datacenters for n in names):
         return None
+    split = sv.traffic_split or [1.0] * len(names)
+    split = tuple(x / sum(split) for x in split)
     busy, power_source = _resolve_power(path, sv.name, chip, sv.power_w_per_chip, warnings, problems)
     idle = sv.idle_w_per_chip if sv.idle_w_per_chip is not None else chip.idle_w
     if idle is None:
@@ -1260,7 +1282,8 @@ def _resolve_service(path, sv: ServiceSpec, meta: ScenarioMeta, hardware, datace
         problems.append(Problem(path, f"serving model: {err}", has_value=False))
         return None
     start = (sv.start or meta.start or DEFAULT_START).replace(minute=0, second=0, microsecond=0)
-    return Service(name=sv.name, description=sv.description, hardware=chip, datacenter=sv.datacenter, start=start,
+    return Service(name=sv.name, description=sv.description, hardware=chip, datacenter=names[0],
+                   datacenters=tuple(names), split=split, start=start,
                    duration_s=sv.duration_days * SECONDS_PER_DAY, queries_per_second=qps, shape=shape,
                    timezone=sv.timezone, growth_per_year=sv.growth_per_year, burstiness=sv.burstiness, config=config,
                    power_w_per_chip=busy, power_source=power_source, mode=sv.mode, users=sv.users,

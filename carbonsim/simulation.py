@@ -158,38 +158,42 @@ def service_rates(sv: Service, rng: np.random.Generator) -> np.ndarray:
 
 
 def simulate_services(scenario: ResolvedScenario, rows: list[WorkloadRow]) -> dict:
-    """Serving results by row index (seeded per row, like every other workload)."""
+    """Serving results by row index: ``[(datacenter, ServingResult), ...]``, one per datacenter the
+    service is deployed in, each with its share of the traffic (seeded per row, like every workload)."""
     from . import serving
 
     seeds = np.random.SeedSequence(scenario.seed).spawn(len(rows))
     out = {}
     for i, row in enumerate(rows):
-        if isinstance(row.source, Service):
+        sv = row.source
+        if isinstance(sv, Service):
             rate_seed, serve_seed = seeds[i].spawn(2)
-            rate = service_rates(row.source, np.random.default_rng(rate_seed))
-            out[i] = serving.simulate(row.source.config, rate, seed=serve_seed, mode=row.source.mode)
+            rate = service_rates(sv, np.random.default_rng(rate_seed))
+            out[i] = [(dc, serving.simulate(sv.config, rate * share, seed=child, mode=sv.mode))
+                      for dc, share, child in zip(sv.datacenters, sv.split, serve_seed.spawn(len(sv.datacenters)))]
     return out
 
 
 def _service_intervals(services: dict, rows, t0: dt.datetime, dc_index: dict) -> dict[str, np.ndarray]:
     parts = []
-    for i, res in services.items():
+    for i, deployments in services.items():
         sv = rows[i].source
-        n = len(res.it_energy_j)
         s0 = _secs(sv.start, t0)
-        start = s0 + np.arange(n) * HOUR
-        chips = (res.busy_chip_s + res.idle_chip_s) / HOUR
-        block = {"start_s": start, "end_s": start + HOUR, "power_w": res.it_energy_j / HOUR, "chips": chips}
-        if res.drain_energy_j > 0 and res.drain_end_s > n * HOUR:
-            span = res.drain_end_s - n * HOUR
-            block = {k: np.append(v, x) for k, v, x in (
-                ("start_s", block["start_s"], s0 + n * HOUR), ("end_s", block["end_s"], s0 + res.drain_end_s),
-                ("power_w", block["power_w"], res.drain_energy_j / span),
-                ("chips", block["chips"], res.drain_busy_chip_s / span))}
-        m = len(block["start_s"])
-        block.update(datacenter=np.full(m, dc_index[sv.datacenter], np.int32), workload=np.full(m, i, np.int32),
-                     kind=np.zeros(m, np.int8))
-        parts.append(block)
+        for dc, res in deployments:
+            n = len(res.it_energy_j)
+            start = s0 + np.arange(n) * HOUR
+            chips = (res.busy_chip_s + res.idle_chip_s) / HOUR
+            block = {"start_s": start, "end_s": start + HOUR, "power_w": res.it_energy_j / HOUR, "chips": chips}
+            if res.drain_energy_j > 0 and res.drain_end_s > n * HOUR:
+                span = res.drain_end_s - n * HOUR
+                block = {k: np.append(v, x) for k, v, x in (
+                    ("start_s", block["start_s"], s0 + n * HOUR), ("end_s", block["end_s"], s0 + res.drain_end_s),
+                    ("power_w", block["power_w"], res.drain_energy_j / span),
+                    ("chips", block["chips"], res.drain_busy_chip_s / span))}
+            m = len(block["start_s"])
+            block.update(datacenter=np.full(m, dc_index[dc], np.int32), workload=np.full(m, i, np.int32),
+                         kind=np.zeros(m, np.int8))
+            parts.append(block)
     keys = ("start_s", "end_s", "power_w", "datacenter", "workload", "kind", "chips")
     return {k: np.concatenate([p[k] for p in parts]) for k in keys} if parts else {}
 

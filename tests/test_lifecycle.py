@@ -109,3 +109,26 @@ def test_request_level_service_by_hand():
     assert w.it_energy_kwh == pytest.approx(busy_kwh + idle_kwh, rel=1e-6)
     assert sv["requests"] == pytest.approx(432_000, rel=0.01)   # Poisson count, seeded
     assert {"p50", "p95", "p99"} <= set(sv["latency_s"])
+
+
+def test_service_in_several_datacenters_splits_traffic():
+    s = carbonsim.Scenario("multi", start="2022-06-01")
+    s.add_datacenter("cal", pue=1.1, grid="eia:CISO")
+    s.add_datacenter("ore", pue=1.2, grid="eia:BPAT")
+    s._add("service", carbonsim.scenario.ServiceSpec, {
+        "name": "svc", "hardware": "a100", "datacenters": ["cal", "ore"], "traffic_split": [3, 1],
+        "duration_days": 2, "queries_per_second": 20.0, "energy_wh_per_query": 0.01, "replicas": 4,
+        "mode": "requests"})
+    r = s.run()
+    w = r.workload("svc")
+    assert w.placements["cal"] == pytest.approx(3 * w.placements["ore"], rel=0.05)   # Poisson counts, 3:1
+    assert set(w.serving["datacenters"]) == {"cal", "ore"}
+    by_dc = r.by_datacenter()
+    assert by_dc["cal"].energy_kwh > 0 and by_dc["ore"].energy_kwh > 0
+    assert by_dc["cal"].energy_kwh + by_dc["ore"].energy_kwh == pytest.approx(r.totals.energy_kwh)
+    with pytest.raises(carbonsim.ScenarioError, match="traffic_split has 1 shares for 2 datacenters"):
+        s2 = carbonsim.Scenario("bad")
+        s2.add_datacenter("a", pue=1.1, grid_intensity_gco2e_per_kwh=1)
+        s2._add("service", carbonsim.scenario.ServiceSpec, {
+            "name": "svc", "hardware": "a100", "datacenters": ["a", "b"], "traffic_split": [1],
+            "duration_days": 1, "queries_per_second": 1.0, "energy_wh_per_query": 0.01, "replicas": 1})
