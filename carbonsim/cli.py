@@ -13,6 +13,7 @@ import sys
 
 from ._version import __version__
 from .errors import ScenarioError
+from .study import add_mc_command
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -172,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--format", choices=["table", "json"], default="table")
     h.set_defaults(func=_cmd_hardware)
 
+    add_mc_command(sub)
     return p
 
 

@@ -1344,13 +1344,16 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
         raise ScenarioError([Problem("", "the scenario is empty", has_value=False,
                                      fix="start with schema_version = 1, a [scenario] name, [datacenters.*] and workloads")],
                             source)
+    from .uncertainty import nominal            # {dist = ...} values -> their medians (docs/uncertainty.md)
+    uncertain_notes: list[str] = []
+    document = nominal(document, uncertain_notes, source)
     try:
         spec = ScenarioFile.model_validate(dict(document))
     except ValidationError as err:
         raise ScenarioError(_problems_from(err), source) from None
 
     problems: list[Problem] = []
-    warnings: list[str] = []
+    warnings: list[str] = uncertain_notes
     meta = spec.scenario
     hardware = _resolve_hardware(spec, problems)
     datacenters = _resolve_datacenters(spec, hardware, source, problems, warnings)
