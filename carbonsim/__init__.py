@@ -4,18 +4,16 @@
 >>> result = carbonsim.load("scenarios/patterson2021.toml").run()   # doctest: +SKIP
 >>> result.totals.energy_kwh                                          # doctest: +SKIP
 
-Studies: :func:`carbonsim.sweep` (where), :func:`carbonsim.compare` (two
-variants, break-even), :func:`carbonsim.study.monte_carlo` (uncertainty).
+Studies: :func:`carbonsim.sweep.sweep` (where), :func:`carbonsim.compare.compare`
+(two variants, break-even), :func:`carbonsim.study.monte_carlo` (uncertainty).
 """
 from ._version import __version__
-from .compare import compare
 from .errors import Problem, ScenarioError, SimulationError
 from .hardware import CATALOG, Hardware
 from .results import Result, WorkloadResult
 from .scenario import ResolvedScenario, Scenario, load, resolve
-from .sweep import sweep
 
 __all__ = [
     "__version__", "CATALOG", "Hardware", "Problem", "Result", "ResolvedScenario", "Scenario",
-    "ScenarioError", "SimulationError", "WorkloadResult", "compare", "load", "resolve", "sweep",
+    "ScenarioError", "SimulationError", "WorkloadResult", "load", "resolve",
 ]
