@@ -51,9 +51,6 @@ class ScenarioError(ValueError):
         self.source = source
         super().__init__("\n".join(p.format(source) for p in self.problems))
 
-    def with_source(self, source: str) -> "ScenarioError":
-        return ScenarioError(self.problems, source)
-
 
 class SimulationError(RuntimeError):
     """Inputs reached a kernel that the parse step should have rejected."""

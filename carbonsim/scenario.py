@@ -1539,6 +1539,12 @@ class Scenario:
         return self._add("search", SearchSpec, {"name": name, "hardware": hardware, "datacenter": datacenter,
                                                 "trials": trials, "chips_per_trial": chips_per_trial, **values})
 
+    def add_service(self, name: str, *, hardware: str, duration_days: float, **values) -> ServiceSpec:
+        """An inference service: ``datacenter=`` (or ``datacenters=[...]``), traffic
+        (``queries_per_second=`` or ``queries_per_day=``), a per-query cost and a fleet."""
+        return self._add("service", ServiceSpec, {"name": name, "hardware": hardware,
+                                                  "duration_days": duration_days, **values})
+
     def validate(self) -> ResolvedScenario:
         return resolve(self._doc, self.source)
 

@@ -18,10 +18,8 @@ def seed_example(training_hours: float, wh_per_query: float) -> carbonsim.Scenar
     s.add_datacenter("dc", pue=1.0, grid_intensity_gco2e_per_kwh=100)
     s.add_hardware("chip", system_power_w=100.0, idle_w=0.0, embodied_kgco2e=0.0)
     s.add_training_run("train", hardware="chip", chips=10, datacenter="dc", duration_hours=training_hours)
-    s._add("service", carbonsim.scenario.ServiceSpec, {
-        "name": "serve", "hardware": "chip", "datacenter": "dc", "start": "2024-02-01", "duration_days": 10,
-        "queries_per_day": 90_000, "diurnal": "flat", "energy_wh_per_query": wh_per_query, "replicas": 60,
-        "mode": "fluid"})
+    s.add_service("serve", hardware="chip", datacenter="dc", start="2024-02-01", duration_days=10,
+                  queries_per_day=90_000, diurnal="flat", energy_wh_per_query=wh_per_query, replicas=60, mode="fluid")
     return s
 
 
@@ -74,9 +72,9 @@ def test_compare_cli(capsys):
 def service_scenario(**service):
     s = carbonsim.Scenario("svc", start="2024-01-01")
     s.add_datacenter("dc", pue=1.1, grid_intensity_gco2e_per_kwh=300)
-    values = {"name": "svc", "hardware": "a100", "datacenter": "dc", "duration_days": 1, "queries_per_second": 5.0,
-              "energy_wh_per_query": 0.01, "replicas": 2, "mode": "requests", **service}
-    s._add("service", carbonsim.scenario.ServiceSpec, values)
+    values = {"datacenter": "dc", "queries_per_second": 5.0, "energy_wh_per_query": 0.01, "replicas": 2,
+              "mode": "requests", **service}
+    s.add_service("svc", hardware="a100", duration_days=1, **values)
     return s
 
 
@@ -115,10 +113,8 @@ def test_service_in_several_datacenters_splits_traffic():
     s = carbonsim.Scenario("multi", start="2022-06-01")
     s.add_datacenter("cal", pue=1.1, grid="eia:CISO")
     s.add_datacenter("ore", pue=1.2, grid="eia:BPAT")
-    s._add("service", carbonsim.scenario.ServiceSpec, {
-        "name": "svc", "hardware": "a100", "datacenters": ["cal", "ore"], "traffic_split": [3, 1],
-        "duration_days": 2, "queries_per_second": 20.0, "energy_wh_per_query": 0.01, "replicas": 4,
-        "mode": "requests"})
+    s.add_service("svc", hardware="a100", datacenters=["cal", "ore"], traffic_split=[3, 1], duration_days=2,
+                  queries_per_second=20.0, energy_wh_per_query=0.01, replicas=4, mode="requests")
     r = s.run()
     w = r.workload("svc")
     assert w.placements["cal"] == pytest.approx(3 * w.placements["ore"], rel=0.05)   # Poisson counts, 3:1
@@ -129,6 +125,5 @@ def test_service_in_several_datacenters_splits_traffic():
     with pytest.raises(carbonsim.ScenarioError, match="traffic_split has 1 shares for 2 datacenters"):
         s2 = carbonsim.Scenario("bad")
         s2.add_datacenter("a", pue=1.1, grid_intensity_gco2e_per_kwh=1)
-        s2._add("service", carbonsim.scenario.ServiceSpec, {
-            "name": "svc", "hardware": "a100", "datacenters": ["a", "b"], "traffic_split": [1],
-            "duration_days": 1, "queries_per_second": 1.0, "energy_wh_per_query": 0.01, "replicas": 1})
+        s2.add_service("svc", hardware="a100", datacenters=["a", "b"], traffic_split=[1], duration_days=1,
+                       queries_per_second=1.0, energy_wh_per_query=0.01, replicas=1)
