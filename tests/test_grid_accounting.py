@@ -164,3 +164,20 @@ def test_run_hourly_json_and_regions_cli(capsys):
     assert main(["regions"]) == 0
     out = capsys.readouterr().out
     assert "eia:BPAT" in out and "em:DE-LU/lifecycle" in out and "54.7" in out
+
+
+def test_hourly_frame():
+    pd = pytest.importorskip("pandas")
+    s = carbonsim.Scenario("f", start="2022-07-01")
+    s.add_datacenter("cal", pue=1.1, grid="eia:CISO")
+    s.add_datacenter("tx", pue=1.2, grid="eia:ERCO")
+    s.add_training_run("a", hardware="v100", chips=8, datacenter="cal", duration_hours=30)
+    s.add_training_run("b", hardware="v100", chips=4, datacenter="tx", start="2022-07-01T05:30:00Z", duration_hours=3)
+    r = s.run(hourly=True)
+    frame = r.hourly_frame()
+    assert isinstance(frame.index, pd.DatetimeIndex) and set(frame["datacenter"]) == {"cal", "tx"}
+    assert frame["energy_kwh"].sum() == pytest.approx(r.totals.energy_kwh, rel=1e-12)
+    by_dc = frame.groupby("datacenter")["gross_co2e_kg"].sum()
+    assert by_dc["tx"] == pytest.approx(r.workload("b").gross_co2e_kg, rel=1e-12)
+    with pytest.raises(ValueError, match="hourly=True"):
+        s.run().hourly_frame()
