@@ -187,7 +187,7 @@ def stream_scenario(policy: dict | None) -> carbonsim.Scenario:
     s.add_pool("cal", "v100", chips=CHIPS, idle_w_per_chip=IDLE_W)
     s.add_job_stream("jobs", hardware="v100", datacenter="cal", rate_per_day=N_JOBS / 365,
                      chips={"dist": "choice", "values": [1, 2, 4, 8]},
-                     duration_hours={"dist": "lognormal", "median": 3.0, "sigma": 1.0, "max": 100.0},
+                     duration_hours={"dist": "lognormal", "median": 3.0, "sigma": 1.0, "high": 100.0},
                      policy=policy)
     return s
 

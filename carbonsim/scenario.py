@@ -33,7 +33,6 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import hardware as hw
-from .distributions import Distribution
 from .errors import Problem, ScenarioError
 
 SCHEMA_VERSION = 1
@@ -263,6 +262,25 @@ class TrainingSpec(_Spec):
     _one_duration = model_validator(mode="after")(_check_one_duration)
 
 
+def _per_job(value):
+    """A number, or a ``{dist = ...}`` table of a job stream -> a distribution drawn anew for
+    every job (the vocabulary of docs/uncertainty.md).  Tables stay tables in the spec."""
+    if isinstance(value, dict):
+        from .uncertainty import per_job_distribution
+        dist = per_job_distribution(value)
+        low, _ = dist.bounds
+        if low < 0:
+            raise ValueError(f"a per-job distribution must not draw negative values ({dist.describe()} "
+                             f"reaches {low:g}); truncate it with low = 0")
+        return dist
+    return value
+
+
+def _check_per_job(value):
+    _per_job(value)
+    return value
+
+
 class JobStreamSpec(_Spec):
     """``[[workloads.job_stream]]``: many jobs, from a Poisson arrival process or a CSV trace."""
 
@@ -275,9 +293,9 @@ class JobStreamSpec(_Spec):
     end: dt.datetime | None = Field(None, description="No arrivals after this (default scenario.end).")
     rate_per_day: float | None = Field(None, gt=0, le=1e7, description="Poisson arrival rate.", examples=[40.0])
     trace: str | None = Field(None, min_length=1, description="CSV of submit,chips,duration_hours|flops.")
-    chips: int | Distribution | None = Field(None, examples=[8])
-    duration_hours: float | Distribution | None = Field(None, examples=[6.0])
-    flops: float | Distribution | None = None
+    chips: int | dict[str, Any] | None = Field(None, examples=[8], description="A number or a per-job distribution.")
+    duration_hours: float | dict[str, Any] | None = Field(None, examples=[6.0])
+    flops: float | dict[str, Any] | None = None
     achieved_tflops_per_chip: float | None = Field(None, gt=0, le=1e6)
     hardware_efficiency: float | None = Field(None, gt=0, le=1)
     power_w_per_chip: float | None = Field(None, gt=0, le=1e5)
@@ -292,14 +310,14 @@ class JobStreamSpec(_Spec):
     def _chips(cls, v):
         if isinstance(v, int) and not 1 <= v <= 10_000_000:
             raise ValueError("must be between 1 and 10,000,000")
-        return v
+        return _check_per_job(v)
 
     @field_validator("duration_hours", "flops")
     @classmethod
     def _positive(cls, v):
         if isinstance(v, float) and not 0 < v <= 1e32:
             raise ValueError("must be greater than 0")
-        return v
+        return _check_per_job(v)
 
     @model_validator(mode="after")
     def _source(self):
@@ -1142,8 +1160,8 @@ def _resolve_stream(path, st: JobStreamSpec, meta: ScenarioMeta, hardware, datac
     return JobStream(
         name=st.name, description=st.description, phase=st.phase, hardware=chip, datacenter=st.datacenter,
         start=start, end=end, power_w_per_chip=power, power_source=power_source, rate_per_s=rate,
-        trace=MappingProxyType(trace) if trace else None, chips=st.chips, duration_hours=st.duration_hours,
-        flops=st.flops, achieved_flops_per_chip=achieved, priority=st.priority,
+        trace=MappingProxyType(trace) if trace else None, chips=_per_job(st.chips),
+        duration_hours=_per_job(st.duration_hours), flops=_per_job(st.flops), achieved_flops_per_chip=achieved, priority=st.priority,
         policy=_resolve_policy(path, st.policy, datacenters, problems), max_jobs=st.max_jobs,
     )
 
@@ -1292,19 +1310,10 @@ def _resolve_service(path, sv: ServiceSpec, meta: ScenarioMeta, hardware, datace
 
 def _max_chips(value) -> float:
     """The largest job size a chips value can produce (inf if unbounded)."""
-    from . import distributions as dist
-
     if isinstance(value, int):
         return value
-    if isinstance(value, dist.Constant):
-        return value.value
-    if isinstance(value, dist.Choice):
-        return max(value.values)
-    if isinstance(value, dist.Uniform):
-        return value.high
-    if isinstance(value, dist.LogNormal) and value.max is not None:
-        return value.max
-    return math.inf
+    high = value.bounds[1]
+    return round(high) if math.isfinite(high) else math.inf
 
 
 def _check_capacity(path: str, w, datacenters: Mapping[str, Datacenter], problems: list[Problem]) -> None:
@@ -1330,7 +1339,7 @@ def _check_capacity(path: str, w, datacenters: Mapping[str, Datacenter], problem
             problems.append(Problem(f"{path}.{what}", f"a job of {biggest:g} chips can never fit in datacenter "
                                     f"{dc_name!r}, which has {pool.chips} {pool.hardware}", biggest if what == "chips"
                                     else None, has_value=what == "chips",
-                                    fix="use fewer chips, a bounded distribution (max = ...), or a larger pool"))
+                                    fix="use fewer chips, a bounded distribution (high = ...), or a larger pool"))
 
 
 def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:

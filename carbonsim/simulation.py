@@ -16,7 +16,6 @@ import numpy as np
 
 from . import engine
 from .accounting import J_PER_KWH, IntensityTable, hourly_energy, integrate
-from .distributions import sample
 from .errors import Problem, ScenarioError
 from .scenario import SECONDS_PER_YEAR, JobStream, ResolvedScenario, Search, Service, TrainingRun
 
@@ -58,6 +57,13 @@ def _secs(t: dt.datetime, t0: dt.datetime) -> float:
 # ---------------------------------------------------------------------------
 
 
+def _draw(value, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` per-job values: a number, or a distribution sampled through its inverse CDF."""
+    if isinstance(value, (int, float)):
+        return np.full(n, float(value))
+    return value.ppf(rng.random(n))
+
+
 def _stream_jobs(st: JobStream, rng: np.random.Generator, t0: dt.datetime):
     if st.trace is not None:
         submit = np.array([_secs(t, t0) for t in st.trace["submit"]])
@@ -70,11 +76,11 @@ def _stream_jobs(st: JobStream, rng: np.random.Generator, t0: dt.datetime):
     span = _secs(st.end, st.start)
     n = int(rng.poisson(st.rate_per_s * span))
     submit = _secs(st.start, t0) + np.sort(rng.uniform(0.0, span, n))
-    chips = np.maximum(np.rint(sample(st.chips, rng, n)), 1).astype(np.int64)
+    chips = np.maximum(np.rint(_draw(st.chips, rng, n)), 1).astype(np.int64)
     if st.duration_hours is not None:
-        work = sample(st.duration_hours, rng, n) * HOUR
+        work = _draw(st.duration_hours, rng, n) * HOUR
     else:
-        work = sample(st.flops, rng, n) / (chips * st.achieved_flops_per_chip)
+        work = _draw(st.flops, rng, n) / (chips * st.achieved_flops_per_chip)
     work = np.maximum(work, 1.0)  # a job runs at least a second
     return submit, chips, work
 

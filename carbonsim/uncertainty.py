@@ -54,7 +54,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import Problem, ScenarioError
 
 #: Distribution names, in the order the documentation lists them.
-DIST_NAMES = ("fixed", "uniform", "triangular", "normal", "lognormal", "beta", "pert", "choice", "empirical")
+DIST_NAMES = ("fixed", "uniform", "triangular", "normal", "lognormal", "exponential", "beta", "pert", "choice",
+              "empirical")
 _ALIASES = {"constant": "fixed"}   # the per-job distributions' name for it
 _HINTS = {"gaussian": "normal", "triang": "triangular", "log-normal": "lognormal", "categorical": "choice",
           "discrete": "choice", "betapert": "pert", "beta-pert": "pert", "constant": "fixed", "lhs": "uniform"}
@@ -271,6 +272,18 @@ class LogNormal(_Dist):
         return _truncated_ppf(u, cdf, lambda p: np.exp(mu + s * ndtri(p)), self.low, self.high)
 
 
+class Exponential(_Dist):
+    """Exponential with the given ``mean`` (e.g. memoryless job durations)."""
+
+    dist: Literal["exponential"]
+    mean_value: float = Field(gt=0, alias="mean")
+
+    def ppf(self, u):
+        u = np.asarray(u, dtype=float)
+        with np.errstate(divide="ignore"):   # u = 1 is the (infinite) upper end of the support
+            return -self.mean_value * np.log1p(-u)
+
+
 class Beta(_Dist):
     """Beta(``alpha``, ``beta``) stretched to [``low``, ``high``] (default [0, 1])."""
 
@@ -397,8 +410,23 @@ class Empirical(_Dist):
 
 
 _MODELS: dict[str, type[_Dist]] = {"fixed": Fixed, "uniform": Uniform, "triangular": Triangular, "normal": Normal,
-                                   "lognormal": LogNormal, "beta": Beta, "pert": Pert, "choice": Choice,
+                                   "lognormal": LogNormal, "exponential": Exponential, "beta": Beta, "pert": Pert,
+                                   "choice": Choice,
                                    "empirical": Empirical}
+
+
+def per_job_distribution(table: Mapping) -> _Dist:
+    """A job stream's per-job distribution (numbers only); raises ValueError with the
+    offending key, for the file format's validators."""
+    problems = _distribution_problems(table, ())
+    if problems:
+        raise ValueError("; ".join((f"{p.path.lstrip('.')}: " if p.path.strip(".") else "") + p.rule
+                                   + (f", got {p.value!r}" if p.has_value else "") + (f" ({p.fix})" if p.fix else "")
+                                   for p in problems))
+    dist = _build(table)
+    if dist.categorical:
+        raise ValueError("per-job values must be numbers")
+    return dist
 
 
 def parse_distribution(table: Mapping, loc: tuple = ()) -> _Dist:

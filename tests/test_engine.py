@@ -97,7 +97,7 @@ def stream_scenario(seed=0, policy=None, grid="eia:CISO", rate=30.0, chips=64):
         s.add_pool("ore", "v100", chips=chips, idle_w_per_chip=60.0)
     s.add_job_stream("jobs", hardware="v100", datacenter="cal", rate_per_day=rate,
                      chips={"dist": "choice", "values": [1, 2, 4, 8]},
-                     duration_hours={"dist": "lognormal", "median": 3.0, "sigma": 1.0, "max": 100.0},
+                     duration_hours={"dist": "lognormal", "median": 3.0, "sigma": 1.0, "high": 100.0},
                      policy=policy)
     return s
 

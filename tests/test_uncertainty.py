@@ -66,7 +66,7 @@ def rich_doc():
             "job_stream": [
                 {"name": "s", "hardware": "v100", "datacenter": "dc", "rate_per_day": 12,
                  "chips": {"dist": "choice", "values": [1, 2, 4]},
-                 "duration_hours": {"dist": "lognormal", "median": 3, "sigma": 1, "max": 48},
+                 "duration_hours": {"dist": "lognormal", "median": 3, "sigma": 1, "high": 48},
                  "end": "2022-01-10", "power_w_per_chip": {"dist": "empirical", "values": [280, 300, 310, 330]}},
             ],
             "search": [

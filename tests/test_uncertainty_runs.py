@@ -44,7 +44,7 @@ def rerun_doc(days=30, seed=1):
             "name": "jobs", "hardware": "a100", "datacenter": "dc",
             "rate_per_day": {"dist": "triangular", "low": 10, "mode": 20, "high": 40},
             "chips": {"dist": "choice", "values": [1, 2, 4, 8]},
-            "duration_hours": {"dist": "lognormal", "median": 4, "sigma": 1, "max": 48},
+            "duration_hours": {"dist": "lognormal", "median": 4, "sigma": 1, "high": 48},
             "power_w_per_chip": {"dist": "uniform", "low": 250, "high": 400}}]},
     }
 
