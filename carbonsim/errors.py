@@ -2,7 +2,48 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from dataclasses import dataclass
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_BOUNDS = {"gt": "greater than", "ge": "greater than or equal to", "lt": "less than", "le": "less than or equal to"}
+
+
+def toml_key(name: object) -> str:
+    """A key as written in a TOML path: bare if it can be, else quoted."""
+    name = str(name)
+    return name if _BARE_KEY.fullmatch(name) else json.dumps(name)
+
+
+def field_path(loc: tuple) -> str:
+    """``("workloads", "training", 2, "chips")`` -> ``workloads.training[2].chips``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + toml_key(part)
+    return out
+
+
+def pydantic_rule(error: dict) -> str:
+    """One pydantic error's message, said as a rule ("must be ..."), for every error line."""
+    kind, value = error["type"], error.get("input")
+    if kind == "finite_number":
+        return "must be a finite number (not NaN or inf)"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a table"
+    if kind == "list_type":
+        return "must be an array"
+    if kind == "int_type" and isinstance(value, float):
+        return "must be a whole number (an integer, without a decimal point)"
+    rule = re.sub(r"^(Input|String|Dictionary|List) should", "must", error["msg"]).replace("Input ", "value ")
+    rule = re.sub(r" after validation, not \d+$", "", rule)
+    bound = next(((k, v) for k, v in error.get("ctx", {}).items() if k in _BOUNDS), None)
+    if bound and isinstance(bound[1], float) and abs(bound[1]) >= 1e16:  # 1e+32, not 1000...000
+        rule = f"must be {_BOUNDS[bound[0]]} {bound[1]!r}"
+    return rule
 
 # Characters that str.splitlines() breaks on: escaped so one problem is one line.
 _LINE_BREAKS = {c: repr(chr(c))[1:-1] for c in (0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029)}

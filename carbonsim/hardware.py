@@ -56,6 +56,7 @@ SOURCES = MappingProxyType({
 DEFAULT_LIFETIME_YEARS = 5.0
 
 EMBODIED_BOUNDARIES = ("die", "card", "card+host")
+SECONDS_PER_YEAR = 365.25 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,13 @@ class Hardware:
     def default_power_w(self) -> float | None:
         """Power used when a workload gives none: measured system power, else TDP."""
         return self.system_power_w if self.system_power_w is not None else self.tdp_w
+
+    @property
+    def embodied_kg_per_chip_second(self) -> float:
+        """Embodied carbon amortised linearly over the lifetime (0 where none is published)."""
+        if self.embodied_kgco2e is None:
+            return 0.0
+        return self.embodied_kgco2e / (self.lifetime_years * SECONDS_PER_YEAR)
 
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

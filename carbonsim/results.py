@@ -189,8 +189,7 @@ class Result:
     totals: Totals = field(init=False)
 
     def __post_init__(self):
-        idle = Totals.of(d.idle for d in self.datacenters)
-        object.__setattr__(self, "totals", Totals.of(list(self.workloads) + [idle]))
+        object.__setattr__(self, "totals", Totals.of(list(self.workloads) + [self.idle]))
 
     @property
     def idle(self) -> Totals:
@@ -472,15 +471,12 @@ def _serving_summary(deployments, duration_s, fac_kwh, gross_kg, net_kg) -> dict
 
 def _idle_embodied(run, pools, scenario, datacenter: int | None = None) -> float:
     """Embodied carbon of pool chips while not running jobs (idle or powered down), by time."""
-    from .hardware import find
     total = 0.0
     for k, p in enumerate(pools):
         if p.chips is None or (datacenter is not None and p.datacenter != datacenter):
             continue
-        chip = find(p.hardware, scenario.hardware)
-        if chip is not None and chip.embodied_kgco2e is not None:
-            total += ((run.pool_idle_chip_s[k] + run.pool_off_chip_s[k]) * chip.embodied_kgco2e
-                      / (chip.lifetime_years * 365.25 * 86400))
+        rate = scenario.hardware[p.hardware].embodied_kg_per_chip_second
+        total += (run.pool_idle_chip_s[k] + run.pool_off_chip_s[k]) * rate
     return total
 
 

@@ -20,7 +20,6 @@ import difflib
 import hashlib
 import json
 import math
-import re
 import tomllib
 import warnings as _warnings
 import types
@@ -33,11 +32,11 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import hardware as hw
-from .errors import Problem, ScenarioError
+from .errors import Problem, ScenarioError, field_path, pydantic_rule, toml_key
 
 SCHEMA_VERSION = 1
 SECONDS_PER_DAY = 86400.0
-SECONDS_PER_YEAR = 365.25 * SECONDS_PER_DAY
+SECONDS_PER_YEAR = hw.SECONDS_PER_YEAR
 DEFAULT_START = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
 _EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc)
@@ -726,24 +725,8 @@ class ResolvedScenario:
 # ---------------------------------------------------------------------------
 
 
-_BOUNDS = {"gt": "greater than", "ge": "greater than or equal to", "lt": "less than", "le": "less than or equal to"}
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _key(name: object) -> str:
-    """A key as written in a TOML path: bare if it can be, else quoted."""
-    name = str(name)
-    return name if _BARE_KEY.fullmatch(name) else json.dumps(name)
-
-
-def _path(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + _key(part)
-    return out
+_key = toml_key
+_path = field_path
 
 
 def _is_model(t: Any) -> bool:
@@ -840,19 +823,7 @@ def _problems_from(err: ValidationError, prefix: tuple = (), root: type[BaseMode
                         fix="upgrade carbonsim, or write the file for version 1")
             )
         else:
-            rule = re.sub(r"^(Input|String|Dictionary|List) should", "must", e["msg"]).replace("Input ", "value ")
-            rule = re.sub(r" after validation, not \d+$", "", rule)
-            bound = next(((k, v) for k, v in e.get("ctx", {}).items() if k in _BOUNDS), None)
-            if bound and isinstance(bound[1], float) and abs(bound[1]) >= 1e16:  # 1e+32, not 1000...000
-                rule = f"must be {_BOUNDS[bound[0]]} {bound[1]!r}"
-            if kind == "finite_number":
-                rule = "must be a finite number (not NaN or inf)"
-            elif kind in ("model_type", "model_attributes_type", "dict_type"):
-                rule = "must be a table"
-            elif kind == "list_type":
-                rule = "must be an array"
-            elif kind == "int_type" and isinstance(value, float):
-                rule = "must be a whole number (an integer, without a decimal point)"
+            rule = pydantic_rule(e)
             owner = _model_at(loc[:-1], root) if loc else None
             fix = _example(owner, key) if key else None
             if kind == "too_short" and not value:

@@ -17,7 +17,7 @@ import numpy as np
 from . import engine
 from .accounting import J_PER_KWH, IntensityTable, hourly_energy, integrate
 from .errors import Problem, ScenarioError
-from .scenario import SECONDS_PER_YEAR, JobStream, ResolvedScenario, Search, Service, TrainingRun
+from .scenario import JobStream, ResolvedScenario, Search, Service, TrainingRun
 
 HOUR = 3600.0
 
@@ -370,7 +370,7 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
         table = intensity_table(scenario, t0, needed)
 
     pue = np.array([scenario.datacenters[n].pue for n in dc_names])
-    emb_rate_wl = np.array([_embodied_rate(r.hardware) for r in rows] or [0.0])
+    emb_rate_wl = np.array([r.hardware.embodied_kg_per_chip_second for r in rows] or [0.0])
     accounted = {}
     for key, r in runs.items():
         w = r.intervals["workload"]
@@ -389,9 +389,3 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
                        "intensity_g_per_kwh": table.values[:, :, 0]}
     return Simulated(scenario, rows, pools, jobs, accounted, policies, t0, table, hourly_data, services)
 
-
-def _embodied_rate(chip) -> float:
-    """kgCO2e per chip-second of use (0 where no embodied figure is published)."""
-    if chip is None or chip.embodied_kgco2e is None:
-        return 0.0
-    return chip.embodied_kgco2e / (chip.lifetime_years * SECONDS_PER_YEAR)

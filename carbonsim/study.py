@@ -360,7 +360,7 @@ class Basis:
             emb = val(emb_src)
             if np.isscalar(emb) and (emb is None or emb == 0):
                 continue
-            q = chip_s * emb / (val(life_src) * (365.25 * 86400))
+            q = chip_s * emb / (val(life_src) * SECONDS_PER_YEAR)
             for e in cols:
                 out[:, e * nm + _EMB] += q
         for e in range(self.n_out // nm):

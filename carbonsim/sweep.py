@@ -10,7 +10,6 @@ Series from another year than the simulation are aligned by weekday
 from __future__ import annotations
 
 import copy
-import datetime as dt
 from dataclasses import dataclass
 
 from .errors import Problem, ScenarioError

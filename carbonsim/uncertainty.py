@@ -41,9 +41,7 @@ import copy
 import dataclasses
 import datetime as dt
 import difflib
-import json
 import math
-import re
 import types
 import typing
 from typing import Any, ClassVar, Literal, Mapping
@@ -51,7 +49,7 @@ from typing import Any, ClassVar, Literal, Mapping
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import Problem, ScenarioError
+from .errors import Problem, ScenarioError, field_path, pydantic_rule
 
 #: Distribution names, in the order the documentation lists them.
 DIST_NAMES = ("fixed", "uniform", "triangular", "normal", "lognormal", "exponential", "beta", "pert", "choice",
@@ -70,19 +68,7 @@ _NOT_UNCERTAIN = frozenset({"name", "description", "location", "published", "sch
 #: so they do not depend on how the work is split between workers.
 SAMPLE_BLOCK = 1024
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def path_str(loc: tuple) -> str:
-    """``("datacenters", "dc", "pue")`` -> ``datacenters.dc.pue`` (TOML-style, as in every error)."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            s = str(part)
-            out += ("." if out else "") + (s if _BARE_KEY.fullmatch(s) else json.dumps(s))
-    return out
+path_str = field_path   # ("datacenters", "dc", "pue") -> datacenters.dc.pue, as in every error
 
 
 # ---------------------------------------------------------------------------
@@ -475,10 +461,7 @@ def _distribution_problems(table: Mapping, loc: tuple) -> list[Problem]:
                 out.append(Problem(field, f"required key of a {canonical} distribution is missing", has_value=False,
                                    fix=f"{canonical} takes {', '.join(_keys(model))}"))
             else:
-                rule = re.sub(r"^(Input|String|Dictionary|List) should", "must", e["msg"]).replace("Input ", "value ")
-                if kind == "finite_number":
-                    rule = "must be a finite number (not NaN or inf)"
-                out.append(Problem(field, rule, e.get("input")))
+                out.append(Problem(field, pydantic_rule(e), e.get("input")))
         # a misspelt key is reported once, as unknown with its "did you mean", not also as missing
         out = [p for p in out if not (p.path in guessed and p.rule.startswith("required key"))]
         return _dedupe(out)
@@ -852,8 +835,7 @@ def parse(document: Mapping, source: str | None = None) -> UncertainScenario:
                         problems.append(Problem(path_str(loc), "unknown key", has_value=False,
                                                 fix=f"known keys: {', '.join(StudySpec.model_fields)}"))
                     else:
-                        rule = re.sub(r"^(Input|String|List) should", "must", e["msg"])
-                        problems.append(Problem(path_str(loc), rule, e.get("input"),
+                        problems.append(Problem(path_str(loc), pydantic_rule(e), e.get("input"),
                                                 has_value=e["type"] != "missing"))
                 try:   # still check the correlations' names when only other keys are wrong
                     spec = StudySpec.model_validate({"correlations": raw_spec.get("correlations", [])})
