@@ -1,4 +1,4 @@
-"""Build the private compiled module ``carbonsim._kernels`` from ``ext/*.pyx``.
+"""Build the private compiled module ``carbonsim.sim._kernels`` from ``ext/*.pyx``.
 
 Cython compiler directives live here and nowhere else.  Set
 ``CARBONSIM_DEBUG_KERNELS=1`` at build time to rebuild with bounds checks,
@@ -63,13 +63,13 @@ class BuildExt(build_ext):
 
 extensions = [
     Extension(
-        "carbonsim._kernels",
+        "carbonsim.sim._kernels",
         sources=["ext/_kernels.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     Extension(
-        "carbonsim._serving",
+        "carbonsim.sim._serving",
         sources=["ext/_serving.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

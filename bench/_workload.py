@@ -2,7 +2,7 @@
 random power intervals (see README.md for the reasoning).
 
 - intensity table: 8 datacenters x 8760 hours (one year) x 2 signals (gross,
-  net), built with :meth:`carbonsim.accounting.IntensityTable.from_values`;
+  net), built with :meth:`carbonsim.sim.accounting.IntensityTable.from_values`;
 - intervals: 70 % short, duration log-uniform in [1 min, 1 h); 30 % long,
   log-uniform in [1 h, 7 days]; start uniform so that the interval fits in the
   year; power log-uniform in [50 W, 500 kW]; datacenter uniform; in random
@@ -14,7 +14,7 @@ import datetime as dt
 
 import numpy as np
 
-from carbonsim.accounting import IntensityTable
+from carbonsim.sim.accounting import IntensityTable
 
 N_DATACENTERS = 8
 N_HOURS = 8760

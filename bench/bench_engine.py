@@ -41,8 +41,10 @@ import pytest
 import simpy
 
 import carbonsim
-from carbonsim import engine, grid, simulation
-from carbonsim.accounting import IntensityTable, integrate
+from carbonsim.sim import fleet as engine
+from carbonsim import grid
+from carbonsim.sim import simulate as simulation
+from carbonsim.sim.accounting import IntensityTable, integrate
 
 HOUR = 3600.0
 YEAR = 365 * 24 * HOUR

@@ -1,11 +1,11 @@
 """Speed of the integration kernel beside its baselines, in one run.
 
-- ``kernel``: ``carbonsim._kernels.integrate_intervals`` on 1 and 2 threads;
-- ``stream``: ``carbonsim._kernels.stream_intervals``, a loop that reads and
+- ``kernel``: ``carbonsim.sim._kernels.integrate_intervals`` on 1 and 2 threads;
+- ``stream``: ``carbonsim.sim._kernels.stream_intervals``, a loop that reads and
   writes the same bytes with no table look-up and no arithmetic to speak of:
   the memory ceiling of this machine for this access pattern;
 - ``numpy``: :func:`integrate_numpy` below, the split form fully vectorized;
-- ``python``: ``carbonsim.reference`` on a sample, per event.
+- ``python``: ``carbonsim.sim.accounting_reference`` on a sample, per event.
 
 Run with ``python -m pytest bench -m benchmark``; the summary with events/s,
 ratios and the goals is printed at the end (``bench/conftest.py``).
@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from carbonsim import _kernels
-from carbonsim import reference
+from carbonsim.sim import _kernels
+from carbonsim.sim import accounting_reference as reference
 from _workload import PYTHON_SAMPLE, SIZES
 
 SECONDS_PER_HOUR = 3600.0

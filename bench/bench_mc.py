@@ -7,7 +7,7 @@ datacenter's PUE (triangular, -2% / +5%) and grid scale (triangular 0.85 / 1 /
 1.15).  None of them changes the schedule, so a study runs the engine once and
 re-weights it for every sample.
 
-- ``mc-10k``: ``carbonsim.study.monte_carlo`` with 10,000 samples, in-process
+- ``mc-10k``: ``carbonsim.studies.montecarlo.monte_carlo`` with 10,000 samples, in-process
   (the first round also pays scipy's import);
 - ``mc-10k-sensitivity``: the same with Sobol' indices (16,384 x 20 evaluations,
   1,000 bootstrap resamples) and the tornado;
@@ -31,11 +31,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from carbonsim import study
-from carbonsim import uncertainty as unc
-from carbonsim.hardware import CATALOG
-from carbonsim.scenario import read_toml, resolve
-from carbonsim.simulation import run
+from carbonsim.studies import montecarlo as study
+from carbonsim.model import uncertainty as unc
+from carbonsim.model.hardware import CATALOG
+from carbonsim.model.scenario import read_toml, resolve
+from carbonsim.sim.simulate import run
 
 ROOT = Path(__file__).resolve().parent.parent
 PATTERSON = ROOT / "scenarios" / "patterson2021.toml"

@@ -27,8 +27,8 @@ from collections import deque
 import numpy as np
 import pytest
 
-from carbonsim import serving
-from carbonsim.serving import Batching, ServingConfig
+from carbonsim.sim import serving
+from carbonsim.sim.serving import Batching, ServingConfig
 
 #: name -> (replicas, max_batch, max_wait_s, a, b, rate_per_s, kernel hours, simpy requests)
 CASES = {

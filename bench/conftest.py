@@ -17,7 +17,7 @@ import pytest
 
 from _workload import (BYTES_PER_EVENT, N_DATACENTERS, N_HOURS, PYTHON_SAMPLE, SHORT_FRACTION, SIZES, make_intervals,
                        make_table)
-from carbonsim.accounting import IntensityTable
+from carbonsim.sim.accounting import IntensityTable
 
 # name -> {"seconds": min over rounds, "events": events per call, "threads": int}
 RESULTS: dict[str, dict] = {}

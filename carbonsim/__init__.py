@@ -8,10 +8,10 @@ Studies: :func:`carbonsim.sweep.sweep` (where), :func:`carbonsim.compare.compare
 (two variants, break-even), :func:`carbonsim.study.monte_carlo` (uncertainty).
 """
 from ._version import __version__
-from .errors import Problem, ScenarioError, SimulationError
-from .hardware import CATALOG, Hardware
+from .model.errors import Problem, ScenarioError, SimulationError
+from .model.hardware import CATALOG, Hardware
 from .results import Result, WorkloadResult
-from .scenario import ResolvedScenario, Scenario, load, resolve
+from .model.scenario import ResolvedScenario, Scenario, load, resolve
 
 __all__ = [
     "__version__", "CATALOG", "Hardware", "Problem", "Result", "ResolvedScenario", "Scenario",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import carbonsim
-from carbonsim import engine
+from carbonsim.sim import fleet as engine
 
 HOUR = 3600.0
 
@@ -232,7 +232,7 @@ def test_trace_stream(tmp_path):
            "workloads": {"job_stream": [{"name": "trace", "hardware": "v100", "datacenter": "dc",
                                          "trace": "jobs.csv"}]}}
     r = carbonsim.resolve(doc, source=str(tmp_path / "s.toml"))
-    from carbonsim.simulation import run
+    from carbonsim.sim.simulate import run
     res = run(r)
     assert res.workload("trace").jobs == 2
     assert res.workload("trace").it_energy_kwh == pytest.approx((2 * 1 + 4 * 2) * 0.325)

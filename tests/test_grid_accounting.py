@@ -9,7 +9,7 @@ import pytest
 import carbonsim
 from carbonsim import grid
 from carbonsim.cli import main
-from carbonsim.sweep import sweep
+from carbonsim.studies.sweep import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,7 @@
 """The hardware catalog: every number present is sourced, and matches its source."""
 import pytest
 
-from carbonsim.hardware import CATALOG, EMBODIED_BOUNDARIES, find, suggest
+from carbonsim.model.hardware import CATALOG, EMBODIED_BOUNDARIES, find, suggest
 
 NUMERIC = ("tdp_w", "system_power_w", "peak_tflops", "idle_w", "embodied_kgco2e", "lifetime_years")
 

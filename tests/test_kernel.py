@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carbonsim import SimulationError
-from carbonsim.accounting import IntensityTable, integrate
-from carbonsim.reference import integrate_intervals as reference
+from carbonsim.sim.accounting import IntensityTable, integrate
+from carbonsim.sim.accounting_reference import integrate_intervals as reference
 
 T0 = dt.datetime(2022, 1, 1, tzinfo=dt.timezone.utc)
 HOUR = 3600.0

@@ -6,7 +6,7 @@ import pytest
 
 import carbonsim
 from carbonsim.cli import main
-from carbonsim.compare import compare
+from carbonsim.studies.compare import compare
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 

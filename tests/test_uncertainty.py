@@ -16,11 +16,11 @@ import pytest
 from scipy import stats
 
 import carbonsim
-from carbonsim import study
-from carbonsim import uncertainty as unc
-from carbonsim.scenario import resolve
-from carbonsim.simulation import run
-from carbonsim.study import METRICS, Layout, monte_carlo
+from carbonsim.studies import montecarlo as study
+from carbonsim.model import uncertainty as unc
+from carbonsim.model.scenario import resolve
+from carbonsim.sim.simulate import run
+from carbonsim.studies.montecarlo import METRICS, Layout, monte_carlo
 
 HOURS = 24.0
 

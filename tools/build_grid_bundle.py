@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Rebuild the grid carbon-intensity data shipped in ``carbonsim/data/``.
+"""Rebuild the grid carbon-intensity data shipped in ``carbonsim/grid/data/``.
 
 Usage::
 
-    python tools/build_grid_bundle.py RAW_GRID_DIR [--out carbonsim/data]
+    python tools/build_grid_bundle.py RAW_GRID_DIR [--out carbonsim/grid/data]
 
 RAW_GRID_DIR is the folder of raw public files (``hourly/eia930-2022/*.csv``,
 ``hourly/electricitymaps-2023/*.csv``, ``annual/...``).  Writes:
@@ -215,7 +215,7 @@ def write_json(path, obj):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("raw", type=Path, help="raw grid data folder (contains hourly/ and annual/)")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "carbonsim" / "data")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "carbonsim" / "grid" / "data")
     args = ap.parse_args(argv)
     arrays, index = {}, []
     for path in sorted((args.raw / "hourly/eia930-2022").glob("*.csv")):

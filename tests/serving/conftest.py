@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from carbonsim.serving import Autoscaling, Batching, ServingConfig
+from carbonsim.sim.serving import Autoscaling, Batching, ServingConfig
 
 
 def random_case(rng: np.random.Generator, *, max_rate: float = 6.0):

@@ -6,8 +6,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from carbonsim import serving
-from carbonsim.serving import Autoscaling, Batching, ServingConfig
+from carbonsim.sim import serving
+from carbonsim.sim.serving import Autoscaling, Batching, ServingConfig
 
 
 def fixed(replicas=1, **kw):

@@ -8,7 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from carbonsim import reference_serving, serving
+from carbonsim.sim import serving_reference as reference_serving
+from carbonsim.sim import serving
 
 FIELDS = ("requests", "busy_chip_s", "idle_chip_s", "it_energy_j", "replicas", "latency_mean_s", "wait_mean_s",
           "latency_p50_s", "latency_p95_s", "latency_p99_s", "latency_max_s", "latency_histogram")

@@ -9,8 +9,8 @@ import itertools
 import numpy as np
 import pytest
 
-from carbonsim import serving
-from carbonsim.serving import Autoscaling, Batching, ServingConfig
+from carbonsim.sim import serving
+from carbonsim.sim.serving import Autoscaling, Batching, ServingConfig
 
 DIURNAL = 1 + 0.6 * np.sin(2 * np.pi * np.arange(24) / 24)
 GRID = list(itertools.product([(1, 0.0, 0.0), (16, 0.02, 0.01), (64, 0.05, 0.02)],

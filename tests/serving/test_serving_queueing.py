@@ -13,8 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from carbonsim import serving
-from carbonsim.serving import Batching, ServingConfig
+from carbonsim.sim import serving
+from carbonsim.sim.serving import Batching, ServingConfig
 
 
 def erlang_c_wait(c: int, lam: float, mu: float) -> float:

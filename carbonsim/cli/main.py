@@ -11,15 +11,15 @@ import json
 import os
 import sys
 
-from ._version import __version__
-from .errors import ScenarioError
-from .study import add_mc_command
+from .._version import __version__
+from ..model.errors import ScenarioError
+from ..studies.montecarlo import add_mc_command
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _cmd_run(args) -> int:
-    from .scenario import load
+    from ..model.scenario import load
     result = load(args.file).run(hourly=args.hourly)
     if args.format == "json":
         text = result.to_json(hourly=args.hourly)
@@ -32,7 +32,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from .scenario import load
+    from ..model.scenario import load
     resolved = load(args.file).validate()
     print(f"{args.file}: valid (schema_version {resolved.schema_version})")
     print(resolved.summary())
@@ -42,15 +42,15 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    from .compare import compare
-    from .scenario import load
+    from ..studies.compare import compare
+    from ..model.scenario import load
     result = compare(load(args.a).run(), load(args.b).run())
     _emit(result.to_json() if args.format == "json" else result.format_table(), args.output)
     return EXIT_OK
 
 
 def _cmd_regions(args) -> int:
-    from .grid import list_signals
+    from ..grid import list_signals
     rows = [r for r in list_signals(args.prefix) if args.all or args.prefix or r.get("resolution") == "hourly"]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
@@ -67,14 +67,14 @@ def _cmd_regions(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from .errors import Problem, ScenarioError
-    from .scenario import load
-    from .sweep import sweep
+    from ..model.errors import Problem, ScenarioError
+    from ..model.scenario import load
+    from ..studies.sweep import sweep
     scenario = load(args.file)
     spec = scenario.to_dict().get("sweep") or {}
     regions = [r.strip() for r in args.regions.split(",") if r.strip()] if args.regions else spec.get("regions", [])
     if args.regions == "hourly":
-        from .grid import list_signals
+        from ..grid import list_signals
         # one series per hourly region, all on the lifecycle basis (EIA's is lifecycle; Electricity Maps' /lifecycle)
         names = [r["name"] for r in list_signals() if r.get("resolution") == "hourly"]
         regions = [n for n in names if n.startswith("eia:") or n.endswith("/lifecycle")]
@@ -94,13 +94,13 @@ def _cmd_sweep(args) -> int:
 
 
 def _cmd_schema(args) -> int:
-    from .scenario import json_schema
+    from ..model.scenario import json_schema
     _emit(json.dumps(json_schema(), indent=2), args.output)
     return EXIT_OK
 
 
 def _cmd_hardware(args) -> int:
-    from .hardware import CATALOG
+    from ..model.hardware import CATALOG
     if args.format == "json":
         print(json.dumps([h.to_dict() for h in CATALOG.values()], indent=2))
         return EXIT_OK

@@ -12,8 +12,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from .errors import Problem, ScenarioError
-from .scenario import Scenario, _to_utc
+from ..model.errors import Problem, ScenarioError
+from ..model.scenario import Scenario, _to_utc
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._version import __version__
-from .accounting import J_PER_KWH
-from .scenario import SECONDS_PER_DAY, ResolvedScenario, TrainingRun
+from .._version import __version__
+from ..sim.accounting import J_PER_KWH
+from ..model.scenario import SECONDS_PER_DAY, ResolvedScenario, TrainingRun
 
 #: Version of the result contract (bumped only for incompatible changes).
 RESULT_SCHEMA_VERSION = 1
@@ -273,7 +273,7 @@ class Result:
         return sum(w.delay_h_mean * w.jobs for w in self.workloads) / jobs if jobs else 0.0
 
     def data_sources(self) -> list[str]:
-        from .hardware import SOURCES
+        from ..model.hardware import SOURCES
         sources = set()
         for dc in self.scenario.datacenters.values():
             g = dc.grid

@@ -41,9 +41,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from . import uncertainty as unc
-from ._version import __version__
-from .errors import Problem, ScenarioError
+from ..model import uncertainty as unc
+from .._version import __version__
+from ..model.errors import Problem, ScenarioError
 
 #: Output quantities per entity (totals, each phase, each workload), in this order.
 METRICS = ("it_energy_kwh", "energy_kwh", "gross_co2e_kg", "net_co2e_kg", "embodied_co2e_kg", "total_co2e_kg")
@@ -88,7 +88,7 @@ class Layout:
 
     @classmethod
     def of(cls, resolved) -> "Layout":
-        from .simulation import workload_rows
+        from ..sim.simulate import workload_rows
         rows = workload_rows(resolved)
         phases = list(dict.fromkeys(r.phase for r in rows))
         if any(dc.pools for dc in resolved.datacenters.values()):
@@ -102,7 +102,7 @@ class Layout:
 
 
 def _norm(name: str) -> str:
-    from .hardware import normalize_name
+    from ..model.hardware import normalize_name
     return normalize_name(name)
 
 
@@ -143,7 +143,7 @@ class _Mapping:
 def _hardware_mirror(doc: Mapping, params: Mapping) -> dict:
     """Which input drives each attribute of each hardware entry, following ``base = ...`` in file
     order exactly as the parse step builds its hardware table."""
-    from .hardware import CATALOG
+    from ..model.hardware import CATALOG
     table: dict[str, dict] = {_norm(n): {} for n in CATALOG}
     for name, entry in (doc.get("hardware") or {}).items():
         entry = entry if isinstance(entry, Mapping) else {}
@@ -164,8 +164,8 @@ def _attributes(resolved, m: _Mapping) -> dict:
     re-weighting uses: per workload row its power and its hardware's embodied carbon and lifetime, per
     pool its idle power and embodied figures, per datacenter PUE, grid scale, constant intensity,
     CFE share and net intensity."""
-    from .hardware import find
-    from .simulation import workload_rows
+    from ..model.hardware import find
+    from ..sim.simulate import workload_rows
     out = {}
 
     def hw(chip, attr):
@@ -245,8 +245,8 @@ class Basis:
 
     @classmethod
     def build(cls, resolved, sim, m: _Mapping, layout: Layout) -> "Basis":
-        from .accounting import integrate
-        from .simulation import intensity_table
+        from ..sim.accounting import integrate
+        from ..sim.simulate import intensity_table
 
         attrs = _attributes(resolved, m)
         dc_names = list(resolved.datacenters)
@@ -320,7 +320,7 @@ class Basis:
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
         """Outputs (len(x) x n_out) for input values ``x`` (samples x sampled inputs)."""
-        from .scenario import SECONDS_PER_YEAR
+        from ..model.scenario import SECONDS_PER_YEAR
         n = len(x)
         out = np.zeros((n, self.n_out))
         nm = len(METRICS)
@@ -385,7 +385,7 @@ def _with_unit_idle(resolved):
 
 def build_basis(resolved, m: _Mapping, layout: Layout) -> Basis:
     """One engine run of ``resolved`` and its re-weighting basis."""
-    from .simulation import simulate
+    from ..sim.simulate import simulate
     sim = simulate(_with_unit_idle(resolved))
     return Basis.build(resolved, sim, m, layout)
 
@@ -432,7 +432,7 @@ _CACHE: dict = {}      # per process: (fingerprint, key) -> Basis (the last few)
 
 
 def _basis_for(ctx: _Context, key: tuple) -> Basis:
-    from .scenario import resolve
+    from ..model.scenario import resolve
     ck = (ctx.fingerprint, key)
     b = _CACHE.get(ck)
     if b is None:
@@ -445,8 +445,8 @@ def _basis_for(ctx: _Context, key: tuple) -> Basis:
 
 def _run_chunk(ctx: _Context, chunk: list) -> tuple:
     """``chunk`` = [(key, sample indices)] -> ("ok", [(indices, outputs)]) or ("error", problems)."""
-    from .scenario import resolve
-    from .simulation import run as run_resolved
+    from ..model.scenario import resolve
+    from ..sim.simulate import run as run_resolved
     out = []
     for key, idx in chunk:
         try:
@@ -989,7 +989,7 @@ def _columns(head, rows, right=()) -> list[str]:
 
 def _load(scenario, source: str | None):
     """A path, a document, or a Scenario -> (document, source)."""
-    from .scenario import Scenario, read_toml
+    from ..model.scenario import Scenario, read_toml
     if isinstance(scenario, (str, os.PathLike)):
         return read_toml(scenario), str(scenario)
     if isinstance(scenario, Scenario):
@@ -1019,7 +1019,7 @@ class Plan:
 
 def outputs_of(result, layout: Layout) -> np.ndarray:
     """A Result's outputs in the layout's order (totals, phases, workloads)."""
-    from .results import Totals
+    from ..results import Totals
     out = np.zeros(layout.n_out)
     phases = result.by_phase()
     entities = [result.totals] + [phases.get(p, Totals()) for p in layout.phases]
@@ -1041,8 +1041,8 @@ def plan(u: unc.UncertainScenario, *, vary_seed: bool = False) -> Plan:
     output; if it does not (a workload type the re-weighting does not know),
     every sample runs the whole pipeline instead, with a warning.
     """
-    from .scenario import resolve
-    from .simulation import run as run_resolved
+    from ..model.scenario import resolve
+    from ..sim.simulate import run as run_resolved
 
     resolved = resolve(u.nominal_document, u.source)
     layout = Layout.of(resolved)

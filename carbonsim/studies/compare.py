@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .results import Result, Totals
+from ..results import Result, Totals
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ import math
 
 import numpy as np
 
-from . import engine
+from . import fleet as engine
 from .accounting import J_PER_KWH, IntensityTable, hourly_energy, integrate
-from .errors import Problem, ScenarioError
-from .scenario import JobStream, ResolvedScenario, Search, Service, TrainingRun
+from ..model.errors import Problem, ScenarioError
+from ..model.scenario import JobStream, ResolvedScenario, Search, Service, TrainingRun
 
 HOUR = 3600.0
 
@@ -217,7 +217,7 @@ def _append(intervals: dict, extra: dict) -> dict:
 
 def intensity_table(scenario: ResolvedScenario, t0: dt.datetime, n_hours: int) -> IntensityTable:
     """Hourly gross and net intensity per datacenter over [t0, t0 + n_hours)."""
-    from . import grid as gridmod
+    from .. import grid as gridmod
 
     names = tuple(scenario.datacenters)
     values = np.empty((len(names), n_hours, 2))
@@ -312,7 +312,7 @@ class Simulated:
 
 def run(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1):
     """Simulate a resolved scenario; returns a :class:`carbonsim.results.Result`."""
-    from .results import build_result
+    from ..results import build_result
 
     sim = simulate(scenario, hourly=hourly, num_threads=num_threads)
     return build_result(sim)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
-from .errors import SimulationError
+from ..model.errors import SimulationError
 
 SECONDS_PER_HOUR = 3600.0
 J_PER_KWH = 3.6e6

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _serving
-from ._version import __version__
-from .errors import SimulationError
+from .._version import __version__
+from ..model.errors import SimulationError
 
 SECONDS_PER_HOUR = 3600.0
 J_PER_WH = 3600.0
@@ -181,7 +181,7 @@ class ServingConfig:
         Busy power is the catalog's default (measured system power, else TDP);
         idle power must be published or given as ``chip_idle_w``.
         """
-        from .hardware import CATALOG
+        from ..model.hardware import CATALOG
 
         if hardware not in CATALOG:
             _fail("hardware", f"must be one of {sorted(CATALOG)}", hardware)

@@ -319,7 +319,7 @@ def _finish(fields: dict, *, gap_policy: str, max_gap_hours: int, glitch_policy:
 # ---------------------------------------------------------------- bundled data
 
 def _resource(name: str):
-    return resources.files("carbonsim").joinpath("data", name)
+    return resources.files("carbonsim.grid").joinpath("data", name)
 
 
 @functools.cache

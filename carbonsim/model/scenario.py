@@ -881,7 +881,7 @@ def _base_dir(source: str | None) -> Path:
 
 
 def _resolve_grid(name: str, d: DatacenterSpec, source: str | None, problems: list[Problem], warnings: list[str]):
-    from . import grid as gridmod
+    from .. import grid as gridmod
 
     path = f"datacenters.{_key(name)}.grid"
     with _warnings.catch_warnings(record=True) as caught:
@@ -1211,7 +1211,7 @@ def _read_profile(path: str, file: Path, problems: list[Problem]):
 
 
 def _resolve_service(path, sv: ServiceSpec, meta: ScenarioMeta, hardware, datacenters, source, problems, warnings):
-    from . import serving
+    from ..sim import serving
 
     names = [sv.datacenter] if sv.datacenter is not None else list(sv.datacenters)
     chip = _lookup(path, sv.hardware, names[0], hardware, datacenters, problems)
@@ -1530,7 +1530,7 @@ class Scenario:
 
     def run(self, *, hourly: bool = False):
         """Validate and simulate; returns a :class:`carbonsim.results.Result`."""
-        from .simulation import run
+        from ..sim.simulate import run
         return run(self.validate(), hourly=hourly)
 
     def __repr__(self) -> str:

@@ -1,0 +1,1 @@
+from .grid import *  # noqa: F401,F403

@@ -1,0 +1,2 @@
+from .result import *  # noqa: F401,F403
+from .result import build_result  # noqa: F401
