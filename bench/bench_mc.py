@@ -32,9 +32,9 @@ import numpy as np
 import pytest
 
 from carbonsim.studies import montecarlo as study
-from carbonsim.model import uncertainty as unc
+from carbonsim.model import uncertain as unc
 from carbonsim.model.hardware import CATALOG
-from carbonsim.model.scenario import read_toml, resolve
+from carbonsim.model import read_toml, resolve
 from carbonsim.sim.simulate import run
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from ._version import __version__
 from .model.errors import Problem, ScenarioError, SimulationError
 from .model.hardware import CATALOG, Hardware
 from .results import Result, WorkloadResult
-from .model.scenario import ResolvedScenario, Scenario, load, resolve
+from .model import ResolvedScenario, Scenario, load, resolve
 
 __all__ = [
     "__version__", "CATALOG", "Hardware", "Problem", "Result", "ResolvedScenario", "Scenario",

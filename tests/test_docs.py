@@ -1,7 +1,7 @@
 """The documentation covers every key of the file format."""
 from pathlib import Path
 
-from carbonsim.model.scenario import (DatacenterSpec, GridFileSpec, HardwareSpec, JobStreamSpec, PolicySpec, PoolSpec,
+from carbonsim.model import (DatacenterSpec, GridFileSpec, HardwareSpec, JobStreamSpec, PolicySpec, PoolSpec,
                                 PublishedSpec, ScenarioFile, ScenarioMeta, SearchSpec, ServiceSpec, TrainingSpec)
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "scenario-format.md").read_text()

@@ -17,8 +17,9 @@ from scipy import stats
 
 import carbonsim
 from carbonsim.studies import montecarlo as study
-from carbonsim.model import uncertainty as unc
-from carbonsim.model.scenario import resolve
+from carbonsim.model import uncertain as unc
+from carbonsim.model import distributions
+from carbonsim.model import resolve
 from carbonsim.sim.simulate import run
 from carbonsim.studies.montecarlo import METRICS, Layout, monte_carlo
 
@@ -123,39 +124,39 @@ U = np.linspace(0.0005, 0.9995, 999)
     ({"dist": "pert", "low": 1, "mode": 2, "high": 5}, stats.beta(1 + 4 * 1 / 4, 1 + 4 * 3 / 4, loc=1, scale=4)),
 ])
 def test_inverse_cdf_matches_scipy(table, reference):
-    d = unc.parse_distribution(table)
+    d = distributions.parse_distribution(table)
     np.testing.assert_allclose(d.ppf(U), reference.ppf(U), rtol=1e-9)
     assert d.median() == pytest.approx(reference.median(), rel=1e-9)
 
 
 def test_truncated_lognormal_stays_in_bounds():
-    d = unc.parse_distribution({"dist": "lognormal", "median": 1, "sigma": 2, "low": 0.5, "high": 3})
+    d = distributions.parse_distribution({"dist": "lognormal", "median": 1, "sigma": 2, "low": 0.5, "high": 3})
     x = d.ppf(np.linspace(0, 1, 1001))
     assert x.min() == pytest.approx(0.5) and x.max() == pytest.approx(3) and np.all(np.diff(x) >= 0)
 
 
 def test_choice_frequencies_and_lower_median():
-    d = unc.parse_distribution({"dist": "choice", "values": [30, 10, 20], "weights": [1, 2, 1]})
+    d = distributions.parse_distribution({"dist": "choice", "values": [30, 10, 20], "weights": [1, 2, 1]})
     u = (np.arange(100_000) + 0.5) / 100_000
     x = d.ppf(u)
     assert {v: float(np.mean(x == v)) for v in (10, 20, 30)} == pytest.approx({10: 0.5, 20: 0.25, 30: 0.25})
     assert d.median() == 10          # inverse CDF at 1/2: F(10) = 0.5 already
-    regions = unc.parse_distribution({"dist": "choice", "values": ["eia:CISO", "eia:PJM", "eia:BPAT"],
+    regions = distributions.parse_distribution({"dist": "choice", "values": ["eia:CISO", "eia:PJM", "eia:BPAT"],
                                       "weights": [0.4, 0.4, 0.2]})
     assert regions.categorical and regions.median() == "eia:PJM"   # listed order: 0.4 < 0.5 <= 0.8
     assert list(regions.ppf(np.array([0.1, 0.5, 0.9]))) == [0, 1, 2]
 
 
 def test_choice_never_draws_a_zero_weight_value():
-    d = unc.parse_distribution({"dist": "choice", "values": [1, 2, 3], "weights": [0.5, 0, 0.5]})
+    d = distributions.parse_distribution({"dist": "choice", "values": [1, 2, 3], "weights": [0.5, 0, 0.5]})
     assert 2 not in d.ppf(np.array([0.0, 0.25, 0.5, 0.5000001, 1.0]))
 
 
 def test_empirical_resamples_or_interpolates():
-    d = unc.parse_distribution({"dist": "empirical", "values": [4, 1, 3, 2]})
+    d = distributions.parse_distribution({"dist": "empirical", "values": [4, 1, 3, 2]})
     u = (np.arange(4000) + 0.5) / 4000
     assert sorted(set(d.ppf(u))) == [1, 2, 3, 4] and d.median() == 2
-    smooth = unc.parse_distribution({"dist": "empirical", "values": [4, 1, 3, 2], "interpolate": True})
+    smooth = distributions.parse_distribution({"dist": "empirical", "values": [4, 1, 3, 2], "interpolate": True})
     assert smooth.median() == 2.5 and smooth.ppf(np.array([0.0, 1.0])).tolist() == [1, 4]
 
 
@@ -407,7 +408,7 @@ def test_sobol_indices_of_the_ishigami_function():
     analytic indices as in Saltelli et al. 2008)."""
     d, n = 3, 1 << 14
     ab = unc.unit_design(n, 2 * d, "sobol", 0)
-    to_x = unc.parse_distribution({"dist": "uniform", "low": -math.pi, "high": math.pi}).ppf
+    to_x = distributions.parse_distribution({"dist": "uniform", "low": -math.pi, "high": math.pi}).ppf
     a, b = to_x(ab[:, :d]), to_x(ab[:, d:])
     f_ab = []
     for i in range(d):

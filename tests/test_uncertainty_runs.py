@@ -22,7 +22,7 @@ import pytest
 
 import carbonsim
 from carbonsim.studies import montecarlo as study
-from carbonsim.model import uncertainty as unc
+from carbonsim.model import uncertain as unc
 from carbonsim.cli import main
 from carbonsim.studies.montecarlo import monte_carlo
 
@@ -313,11 +313,11 @@ def _hook_wired() -> bool:
     return True
 
 
-@pytest.mark.skipif(not _hook_wired(), reason="needs carbonsim.model.uncertainty.nominal called from scenario.resolve")
+@pytest.mark.skipif(not _hook_wired(), reason="needs carbonsim.model.uncertain.nominal called from scenario.resolve")
 def test_run_on_a_file_with_distributions_runs_the_nominal_case(capsys):
     r = carbonsim.load(GPT3).run()
     assert any("ran the nominal case, each at its median" in w for w in r.warnings)
-    nominal = unc.nominal(unc.parse(carbonsim.model.scenario.read_toml(GPT3)).document)
+    nominal = unc.nominal(unc.parse(carbonsim.model.read_toml(GPT3)).document)
     w = nominal["workloads"]["training"][0]
     assert r.workload("GPT-3").power_w_per_chip == w["power_w_per_chip"] == 330
     assert main(["run", str(GPT3)]) == 0
@@ -327,16 +327,16 @@ def test_run_on_a_file_with_distributions_runs_the_nominal_case(capsys):
 def test_a_service_is_reweighted_by_its_energy():
     """Workloads whose intervals do not draw chips x one power figure (inference services) are
     re-weighted by their recorded energy: PUE, grid and embodied inputs still need no re-run."""
-    if "service" not in carbonsim.model.scenario.WorkloadsSpec.model_fields:
+    if "service" not in carbonsim.model.WorkloadsSpec.model_fields:
         pytest.skip("no service workloads in this version")
-    doc = carbonsim.model.scenario.read_toml(ROOT / "scenarios" / "lifecycle-serving.toml")
+    doc = carbonsim.model.read_toml(ROOT / "scenarios" / "lifecycle-serving.toml")
     doc["workloads"]["service"][0]["duration_days"] = 10
     doc["datacenters"]["us-cloud"]["pue"] = {"dist": "uniform", "low": 1.08, "high": 1.2}
     doc["datacenters"]["us-cloud"]["grid_intensity_gco2e_per_kwh"] = {"dist": "uniform", "low": 350, "high": 500}
     doc["hardware"] = {"a100": {"embodied_kgco2e": {"dist": "uniform", "low": 100, "high": 300}}}
     r = monte_carlo(doc, samples=64)
     assert r.engine_runs == 1 and not r.warnings
-    from carbonsim.model.scenario import resolve
+    from carbonsim.model import resolve
     from carbonsim.sim.simulate import run
     for i in range(3):
         full = study.outputs_of(run(resolve(r.scenario.document_at(r.inputs[i]))), r.layout)

@@ -19,7 +19,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _cmd_run(args) -> int:
-    from ..model.scenario import load
+    from ..model import load
     result = load(args.file).run(hourly=args.hourly)
     if args.format == "json":
         text = result.to_json(hourly=args.hourly)
@@ -32,7 +32,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from ..model.scenario import load
+    from ..model import load
     resolved = load(args.file).validate()
     print(f"{args.file}: valid (schema_version {resolved.schema_version})")
     print(resolved.summary())
@@ -43,7 +43,7 @@ def _cmd_validate(args) -> int:
 
 def _cmd_compare(args) -> int:
     from ..studies.compare import compare
-    from ..model.scenario import load
+    from ..model import load
     result = compare(load(args.a).run(), load(args.b).run())
     _emit(result.to_json() if args.format == "json" else result.format_table(), args.output)
     return EXIT_OK
@@ -68,7 +68,7 @@ def _cmd_regions(args) -> int:
 
 def _cmd_sweep(args) -> int:
     from ..model.errors import Problem, ScenarioError
-    from ..model.scenario import load
+    from ..model import load
     from ..studies.sweep import sweep
     scenario = load(args.file)
     spec = scenario.to_dict().get("sweep") or {}
@@ -94,7 +94,7 @@ def _cmd_sweep(args) -> int:
 
 
 def _cmd_schema(args) -> int:
-    from ..model.scenario import json_schema
+    from ..model import json_schema
     _emit(json.dumps(json_schema(), indent=2), args.output)
     return EXIT_OK
 

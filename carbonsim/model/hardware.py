@@ -56,7 +56,7 @@ SOURCES = MappingProxyType({
 DEFAULT_LIFETIME_YEARS = 5.0
 
 EMBODIED_BOUNDARIES = ("die", "card", "card+host")
-SECONDS_PER_YEAR = 365.25 * 86400.0
+from .units import SECONDS_PER_YEAR  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._version import __version__
-from ..sim.accounting import J_PER_KWH
-from ..model.scenario import SECONDS_PER_DAY, ResolvedScenario, TrainingRun
+from ..model.units import J_PER_KWH
+from ..model.objects import ResolvedScenario, TrainingRun
+from ..model.units import SECONDS_PER_DAY
 
 #: Version of the result contract (bumped only for incompatible changes).
 RESULT_SCHEMA_VERSION = 1

@@ -26,8 +26,8 @@ import numpy as np
 from . import _kernels
 from ..model.errors import SimulationError
 
-SECONDS_PER_HOUR = 3600.0
-J_PER_KWH = 3.6e6
+from ..model.units import SECONDS_PER_HOUR  # noqa: E402
+from ..model.units import J_PER_KWH  # noqa: E402,F401  (re-exported)
 #: Order of the signals in an intensity table's last axis.
 SIGNALS = ("gross", "net")
 

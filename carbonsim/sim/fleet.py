@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-HOUR = 3600.0
+from ..model.units import SECONDS_PER_HOUR as HOUR  # noqa: E402
 BUSY, IDLE = 0, 1
 
 

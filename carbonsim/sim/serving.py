@@ -36,8 +36,7 @@ from . import _serving
 from .._version import __version__
 from ..model.errors import SimulationError
 
-SECONDS_PER_HOUR = 3600.0
-J_PER_WH = 3600.0
+from ..model.units import J_PER_WH, SECONDS_PER_HOUR  # noqa: E402,F401
 #: Latency histogram: HIST_SUB linear bins per octave, HIST_OCTAVES octaves,
 #: starting HIST_OCTAVES_BELOW octaves below the single-query latency a + b.
 HIST_SUB = 1 << _serving.HIST_SUB_BITS

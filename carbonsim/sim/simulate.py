@@ -17,9 +17,9 @@ import numpy as np
 from . import fleet as engine
 from .accounting import J_PER_KWH, IntensityTable, hourly_energy, integrate
 from ..model.errors import Problem, ScenarioError
-from ..model.scenario import JobStream, ResolvedScenario, Search, Service, TrainingRun
+from ..model.objects import JobStream, ResolvedScenario, Search, Service, TrainingRun
 
-HOUR = 3600.0
+from ..model.units import SECONDS_PER_HOUR as HOUR  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,7 +41,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..model import uncertainty as unc
+from ..model import uncertain as unc
 from .._version import __version__
 from ..model.errors import Problem, ScenarioError
 
@@ -52,7 +52,7 @@ DEFAULT_SAMPLES = 1000
 DEFAULT_PERCENTILES = (5.0, 95.0)
 #: Samples re-weighted per chunk of work when one engine run serves many samples.
 FAST_CHUNK = 4096
-J_PER_KWH = 3.6e6
+from ..model.units import J_PER_KWH  # noqa: E402
 #: Workload kinds whose intervals draw chips x one power figure per chip (re-weighted by that figure);
 #: the intervals of other kinds are re-weighted by their recorded energy (PUE, grid, CFE, embodied only).
 PER_CHIP_KINDS = ("training", "job_stream", "search")
@@ -149,7 +149,7 @@ def _hardware_mirror(doc: Mapping, params: Mapping) -> dict:
         entry = entry if isinstance(entry, Mapping) else {}
         base = entry.get("base") if isinstance(entry.get("base"), str) else name
         attrs = dict(table.get(_norm(base), {}))
-        for attr in unc._HW_REWEIGHT | {"tdp_w"}:
+        for attr in unc.HW_REWEIGHT | {"tdp_w"}:
             if attr in entry:
                 if (name, attr) in params:
                     attrs[attr] = params[(name, attr)]
@@ -320,7 +320,7 @@ class Basis:
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
         """Outputs (len(x) x n_out) for input values ``x`` (samples x sampled inputs)."""
-        from ..model.scenario import SECONDS_PER_YEAR
+        from ..model.units import SECONDS_PER_YEAR
         n = len(x)
         out = np.zeros((n, self.n_out))
         nm = len(METRICS)
@@ -432,7 +432,7 @@ _CACHE: dict = {}      # per process: (fingerprint, key) -> Basis (the last few)
 
 
 def _basis_for(ctx: _Context, key: tuple) -> Basis:
-    from ..model.scenario import resolve
+    from ..model import resolve
     ck = (ctx.fingerprint, key)
     b = _CACHE.get(ck)
     if b is None:
@@ -445,7 +445,7 @@ def _basis_for(ctx: _Context, key: tuple) -> Basis:
 
 def _run_chunk(ctx: _Context, chunk: list) -> tuple:
     """``chunk`` = [(key, sample indices)] -> ("ok", [(indices, outputs)]) or ("error", problems)."""
-    from ..model.scenario import resolve
+    from ..model import resolve
     from ..sim.simulate import run as run_resolved
     out = []
     for key, idx in chunk:
@@ -989,7 +989,7 @@ def _columns(head, rows, right=()) -> list[str]:
 
 def _load(scenario, source: str | None):
     """A path, a document, or a Scenario -> (document, source)."""
-    from ..model.scenario import Scenario, read_toml
+    from ..model import Scenario, read_toml
     if isinstance(scenario, (str, os.PathLike)):
         return read_toml(scenario), str(scenario)
     if isinstance(scenario, Scenario):
@@ -1041,7 +1041,7 @@ def plan(u: unc.UncertainScenario, *, vary_seed: bool = False) -> Plan:
     output; if it does not (a workload type the re-weighting does not know),
     every sample runs the whole pipeline instead, with a warning.
     """
-    from ..model.scenario import resolve
+    from ..model import resolve
     from ..sim.simulate import run as run_resolved
 
     resolved = resolve(u.nominal_document, u.source)

@@ -13,7 +13,8 @@ import copy
 from dataclasses import dataclass
 
 from ..model.errors import Problem, ScenarioError
-from ..model.scenario import Scenario, _to_utc
+from ..model import Scenario
+from ..model.spec import to_utc
 
 
 @dataclass(frozen=True)
@@ -84,18 +85,18 @@ def _with_region(doc: dict, region: str) -> dict:
 
 def _with_month(doc: dict, month: int) -> dict:
     doc = copy.deepcopy(doc)
-    default = _to_utc(doc.get("scenario", {}).get("start", "2020-01-01"))
+    default = to_utc(doc.get("scenario", {}).get("start", "2020-01-01"))
     for kind in ("training", "job_stream", "search"):
         for w in doc.get("workloads", {}).get(kind, []):
-            start = _to_utc(w["start"]) if "start" in w else default
+            start = to_utc(w["start"]) if "start" in w else default
             w["start"] = start.replace(month=month, day=1)
             if kind == "job_stream" and "end" in w:
-                w["end"] = w["start"] + (_to_utc(w["end"]) - start)
+                w["end"] = w["start"] + (to_utc(w["end"]) - start)
     if "end" in doc.get("scenario", {}):
-        s0 = _to_utc(doc["scenario"].get("start", "2020-01-01"))
-        doc["scenario"]["end"] = s0.replace(month=month, day=1) + (_to_utc(doc["scenario"]["end"]) - s0)
+        s0 = to_utc(doc["scenario"].get("start", "2020-01-01"))
+        doc["scenario"]["end"] = s0.replace(month=month, day=1) + (to_utc(doc["scenario"]["end"]) - s0)
     if "start" in doc.get("scenario", {}):
-        doc["scenario"]["start"] = _to_utc(doc["scenario"]["start"]).replace(month=month, day=1)
+        doc["scenario"]["start"] = to_utc(doc["scenario"]["start"]).replace(month=month, day=1)
     return doc
 
 

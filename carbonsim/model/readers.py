@@ -1,0 +1,130 @@
+"""Readers of the files a scenario names: TOML scenario files, job traces and traffic profiles."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import tomllib
+from pathlib import Path
+
+from .errors import Problem, ScenarioError
+from .spec import to_utc
+
+
+def read_trace(path: str, file: Path, start: dt.datetime, problems: list[Problem]) -> dict | None:
+    """A job trace: CSV with a header ``submit,chips,duration_hours`` (or ``flops``
+    instead of duration_hours; ``submit_hours`` = hours after the stream start instead of ``submit``)."""
+    import csv
+
+    try:
+        text = file.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        problems.append(Problem(f"{path}.trace", f"cannot read trace file: {getattr(err, 'strerror', err)}", str(file)))
+        return None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows:
+        problems.append(Problem(f"{path}.trace", "trace file is empty", str(file)))
+        return None
+    header = [h.strip() for h in rows[0]]
+    when = "submit" if "submit" in header else "submit_hours" if "submit_hours" in header else None
+    size = "duration_hours" if "duration_hours" in header else "flops" if "flops" in header else None
+    if when is None or "chips" not in header or size is None:
+        problems.append(Problem(f"{path}.trace", f"{file}: header must name submit (or submit_hours), chips and "
+                                f"duration_hours (or flops)", ",".join(header)))
+        return None
+    col = {h: i for i, h in enumerate(header)}
+    submit, chips, amount = [], [], []
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        where = f"{file}:{line_no}"
+        try:
+            if when == "submit":
+                t = to_utc(row[col["submit"]])
+            else:
+                t = start + dt.timedelta(hours=float(row[col["submit_hours"]]))
+            c = int(row[col["chips"]])
+            x = float(row[col[size]])
+        except (ValueError, IndexError, OverflowError) as err:
+            problems.append(Problem(f"{path}.trace", f"{where}: bad row ({err})", ",".join(row)))
+            return None
+        if c < 1 or not (x > 0 and math.isfinite(x)):
+            problems.append(Problem(f"{path}.trace", f"{where}: chips must be >= 1 and {size} > 0", ",".join(row)))
+            return None
+        submit.append(t)
+        chips.append(c)
+        amount.append(x)
+    if not submit:
+        problems.append(Problem(f"{path}.trace", "trace file has no jobs", str(file)))
+        return None
+    return {"submit": tuple(submit), "chips": tuple(chips), size: tuple(amount)}
+
+
+
+
+DIURNAL_SHAPES = {
+    "flat": [1.0] * 24,
+    "web": [0.62, 0.48, 0.40, 0.36, 0.36, 0.42, 0.58, 0.80, 0.98, 1.10, 1.16, 1.20,
+            1.22, 1.22, 1.20, 1.18, 1.18, 1.22, 1.30, 1.38, 1.42, 1.36, 1.12, 0.86],
+    "business": [0.25] * 8 + [1.0] + [2.1] * 9 + [1.0] + [0.35] * 5,
+}
+
+
+def read_profile(path: str, file: Path, problems: list[Problem]):
+    """An hourly traffic profile: CSV ``hour,factor`` (24 rows) or ``hour_of_week,factor`` (168, Monday 00:00 = 0)."""
+    import csv
+    try:
+        rows = list(csv.reader(file.read_text().splitlines()))
+    except (OSError, UnicodeDecodeError) as err:
+        problems.append(Problem(f"{path}.profile", f"cannot read profile: {getattr(err, 'strerror', err)}", str(file)))
+        return None
+    header = [h.strip() for h in rows[0]] if rows else []
+    if len(header) != 2 or header[0] not in ("hour", "hour_of_week"):
+        problems.append(Problem(f"{path}.profile", f"{file}: header must be 'hour,factor' or 'hour_of_week,factor'",
+                                ",".join(header)))
+        return None
+    n = 24 if header[0] == "hour" else 168
+    values = [None] * n
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not row or not "".join(row).strip():
+            continue
+        try:
+            k, f = int(row[0]), float(row[1])
+            if not (0 <= k < n and f >= 0 and math.isfinite(f)):
+                raise ValueError(f"{header[0]} must be 0..{n - 1} and factor >= 0")
+        except (ValueError, IndexError) as err:
+            problems.append(Problem(f"{path}.profile", f"{file}:{line_no}: bad row ({err})", ",".join(row)))
+            return None
+        values[k] = f
+    missing = [k for k, v in enumerate(values) if v is None]
+    if missing or sum(values) == 0:
+        problems.append(Problem(f"{path}.profile", f"{file}: needs a factor for every {header[0]} 0..{n - 1} "
+                                f"(missing {missing[:5]}) and a positive sum", has_value=False))
+        return None
+    return values * 7 if n == 24 else values
+
+
+
+
+def read_toml(path: str | Path) -> dict:
+    """Read a TOML file into a document; unreadable or malformed files raise ScenarioError."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ScenarioError([Problem("", f"cannot read file: {err.strerror}", has_value=False)], str(path)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ScenarioError([Problem("", f"not a UTF-8 text file (bad byte at offset {err.start})", has_value=False,
+                                     fix="scenario files are TOML text")], str(path)) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError([Problem("", f"not valid TOML: {err}", has_value=False)], str(path)) from None
+    except ValueError:  # an integer literal longer than Python converts (4300 digits)
+        raise ScenarioError([Problem("", "not valid TOML: a number is too long", has_value=False)], str(path)) from None
+    except RecursionError:
+        raise ScenarioError([Problem("", "not valid TOML: arrays or tables nested too deeply", has_value=False)],
+                            str(path)) from None
+
+
