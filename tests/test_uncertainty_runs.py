@@ -21,9 +21,11 @@ import numpy as np
 import pytest
 
 import carbonsim
-from carbonsim.studies import montecarlo as study
-from carbonsim.model import uncertain as unc
 from carbonsim.cli import main
+from carbonsim.cli.progress import ProgressBar
+from carbonsim.model import uncertain as unc
+from carbonsim.studies import execution
+from carbonsim.studies import montecarlo as study
 from carbonsim.studies.montecarlo import monte_carlo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,10 +123,10 @@ def test_the_work_pickles_for_any_process_start_method():
     pl = study.plan(u)
     x = u.transform(u.design(4, "sobol", 0))
     schedule = tuple(j for j in range(len(u.sampled)) if j not in pl.reweighted)
-    ctx = study._Context(u, x, None, schedule, pl.mapping, pl.layout, "test")
+    ctx = execution.StudyContext(u, x, None, schedule, pl.mapping, pl.layout, "test")
     chunk = [(k, np.array([i])) for i, k in enumerate(ctx.keys(np.arange(4)))]
-    here = study._run_chunk(ctx, chunk)
-    there = study._run_chunk(pickle.loads(pickle.dumps(ctx)), chunk)
+    here = execution.run_chunk(ctx, chunk)
+    there = execution.run_chunk(pickle.loads(pickle.dumps(ctx)), chunk)
     assert here[0] == there[0] == "ok"
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(here[1], there[1]))
 
@@ -136,7 +138,8 @@ def test_progress_bar_on_a_terminal_only():
 
     tty, pipe = Tty(), io.StringIO()
     for stream in (tty, pipe):
-        bar = study._Progress(10, stream=stream)
+        bar = ProgressBar(stream=stream)
+        bar.start(10)
         for _ in range(10):
             bar.update(1)
         bar.close()

@@ -13,7 +13,7 @@ import sys
 
 from .._version import __version__
 from ..model.errors import ScenarioError
-from ..studies.montecarlo import add_mc_command
+from .mc import add_mc_command
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -42,8 +42,8 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    from ..studies.compare import compare
     from ..model import load
+    from ..studies.compare import compare
     result = compare(load(args.a).run(), load(args.b).run())
     _emit(result.to_json() if args.format == "json" else result.format_table(), args.output)
     return EXIT_OK
@@ -67,8 +67,8 @@ def _cmd_regions(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from ..model.errors import Problem, ScenarioError
     from ..model import load
+    from ..model.errors import Problem, ScenarioError
     from ..studies.sweep import sweep
     scenario = load(args.file)
     spec = scenario.to_dict().get("sweep") or {}

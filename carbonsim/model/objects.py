@@ -211,29 +211,7 @@ class ResolvedScenario:
         return self.training + self.job_streams + self.searches + self.services
 
     def summary(self) -> str:
-        lines = [f"scenario {self.name!r}: {len(self.datacenters)} datacenter(s), {len(self.training)} training run(s), "
-                 f"{len(self.job_streams)} job stream(s), {len(self.searches)} search(es)"]
-        for dc in self.datacenters.values():
-            grid = (f"grid {dc.grid_intensity_g_per_kwh:g} gCO2e/kWh" if dc.grid.constant else
-                    f"grid {dc.grid.name} (hourly, mean {dc.grid.mean:.1f} gCO2e/kWh, {dc.grid.basis})")
-            pools = "".join(f", {p.chips} x {p.hardware}" for p in dc.pools.values())
-            lines.append(f"  datacenter {dc.name}: PUE {dc.pue:g}, {grid}; {dc.net_description}{pools}")
-        for run in self.training:
-            lines.append(
-                f"  training {run.name}: {run.chips} x {run.hardware.name} at {run.power_w_per_chip:g} W"
-                f" in {run.datacenter}, {run.days:.2f} days from {run.start:%Y-%m-%d %H:%M}Z"
-            )
-        for st in self.job_streams:
-            src = f"{st.rate_per_s * 86400:g} jobs/day" if st.rate_per_s else f"trace of {len(st.trace['chips'])} jobs"
-            lines.append(f"  job stream {st.name} ({st.phase}): {src} on {st.hardware.name} in {st.datacenter}, "
-                         f"{st.start:%Y-%m-%d} to {st.end:%Y-%m-%d}")
-        for se in self.searches:
-            lines.append(f"  search {se.name}: {se.trials} trials x {se.chips_per_trial} {se.hardware.name} x "
-                         f"{se.trial_duration_s / 3600:g} h in {se.datacenter}"
-                         + (f", then training {se.final_training.name}" if se.final_training else ""))
-        for sv in self.services:
-            lines.append(f"  service {sv.name}: {sv.queries_per_second:g} queries/s on {sv.hardware.name} in "
-                         f"{sv.datacenter} for {sv.duration_s / SECONDS_PER_DAY:g} days from {sv.start:%Y-%m-%d}")
-        return "\n".join(lines)
+        from ..cli.tables import scenario_summary
+        return scenario_summary(self)
 
 

@@ -238,14 +238,8 @@ class ResolvedServing:
         return self.batch_fixed_s + self.batch_per_query_s * batch_size
 
     def summary(self) -> str:
-        fleet = (f"{self.replicas} replicas (fixed)" if not self.autoscale else
-                 f"autoscaled {self.min_replicas}-{self.max_replicas} replicas at {self.target_utilization:.0%} "
-                 f"target (every {self.interval_s:g} s, up delay {self.scale_up_delay_s:g} s, "
-                 f"down delay {self.scale_down_delay_s:g} s)")
-        return (f"{fleet} of {self.chips_per_replica} chip(s) at {self.chip_idle_w:g}-{self.chip_busy_w:g} W; "
-                f"batch <= {self.max_batch_size}, wait <= {self.max_wait_s:g} s, latency "
-                f"{self.batch_fixed_s:g} + {self.batch_per_query_s:g} x batch s ({self.cost_source}, "
-                f"{'exponential' if self.exponential_service else 'deterministic'})")
+        from ..cli.tables import serving_config_summary
+        return serving_config_summary(self)
 
 
 def _resolve(cfg) -> ResolvedServing:
@@ -504,14 +498,8 @@ class ServingResult:
         return float(np.nansum(self.latency_mean_s * self.requests) / n) if n else math.nan
 
     def summary(self) -> str:
-        lines = [f"{self.mode} mode, {self.n_hours} h: {self.total_requests:.6g} requests, "
-                 f"{self.total_energy_kwh:.6g} kWh IT energy, {self.wh_per_query:.4g} Wh/query, "
-                 f"replicas {np.nanmin(self.replicas):.3g}-{np.nanmax(self.replicas):.3g}, "
-                 f"mean latency {self.mean_latency():.4g} s"]
-        if self.mode_reason:
-            lines.append(f"  ({self.mode_reason})")
-        lines += [f"  warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
+        from ..cli.tables import serving_summary
+        return serving_summary(self)
 
 
 def _energy(r: ResolvedServing, busy_replica_s, provisioned_replica_s):

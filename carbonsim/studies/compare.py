@@ -95,18 +95,8 @@ class Comparison:
         }
 
     def format_table(self) -> str:
-        head = ["phase", "A MWh", "B MWh", "delta MWh", "A tCO2e", "B tCO2e", "delta t"]
-        rows = []
-        for k, (ta, tb) in list(self.phases().items()) + [("total", (self.a.totals, self.b.totals))]:
-            rows.append([k, f"{ta.energy_kwh / 1e3:,.2f}", f"{tb.energy_kwh / 1e3:,.2f}",
-                         f"{(tb.energy_kwh - ta.energy_kwh) / 1e3:+,.2f}", f"{ta.total_co2e_kg / 1e3:,.2f}",
-                         f"{tb.total_co2e_kg / 1e3:,.2f}", f"{(tb.total_co2e_kg - ta.total_co2e_kg) / 1e3:+,.2f}"])
-        widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-        fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-        out = [f"A: {self.a.scenario.name}    B: {self.b.scenario.name}", fmt(head), fmt(["-" * w for w in widths])]
-        out += [fmt(r) for r in rows]
-        out += ["", "energy: " + self.energy.sentence("MWh", 1e3), "CO2e:   " + self.co2e.sentence("t", 1e3)]
-        return "\n".join(out)
+        from ..cli.tables import comparison_table
+        return comparison_table(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from ..model.errors import Problem, ScenarioError
 from ..model import Scenario
+from ..model.errors import Problem, ScenarioError
 from ..model.spec import to_utc
 
 
@@ -53,21 +53,8 @@ class SweepResult:
                           if self.best.gross_co2e_kg else None} for r in self.rows]}
 
     def format_table(self) -> str:
-        head = ["rank", "region", "month", "basis", "fac. MWh", "gross t", "mean g/kWh", "x best"]
-        best = self.best.gross_co2e_kg or 1.0
-        lines = [[str(i + 1), r.region, "-" if r.month is None else f"{r.month:02d}", r.basis,
-                  f"{r.energy_kwh / 1e3:.2f}", f"{r.gross_co2e_kg / 1e3:.2f}", f"{r.mean_intensity_g_per_kwh:.1f}",
-                  f"{r.gross_co2e_kg / best:.2f}"] for i, r in enumerate(self.rows)]
-        widths = [max(len(x[i]) for x in lines + [head]) for i in range(len(head))]
-        fmt = lambda r: "  ".join(c.ljust(w) if i in (1, 3) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-        out = [f"sweep of {self.scenario}: {len(self.rows)} runs, ranked by gross CO2e "
-               f"(worst / best = {self.spread:.1f}x)", fmt(head), fmt(["-" * w for w in widths])]
-        out += [fmt(r) for r in lines]
-        bases = {r.basis for r in self.rows}
-        if len(bases) > 1:
-            out.append(f"note: the regions' series are on different bases ({', '.join(sorted(bases))}); "
-                       "lifecycle intensities include upstream emissions that direct ones leave out")
-        return "\n".join(out)
+        from ..cli.tables import sweep_table
+        return sweep_table(self)
 
 
 def _with_region(doc: dict, region: str) -> dict:

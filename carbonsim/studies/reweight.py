@@ -1,0 +1,379 @@
+"""The fast path of a Monte Carlo study: one engine run, re-weighted for many samples.
+
+Most uncertain inputs (power, PUE, grid intensity or scale, CFE, embodied carbon,
+lifetimes) only scale what the engine has already laid out.  For those, one engine
+run records, per group of intervals sharing a workload (or pool) and a datacenter,
+the chip-seconds and the chip-seconds weighted by the hourly gross and net
+intensity; every sample is then a few vectorised products (:class:`Basis`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..model import uncertain as unc
+
+#: Output quantities per entity (totals, each phase, each workload), in this order.
+METRICS = ("it_energy_kwh", "energy_kwh", "gross_co2e_kg", "net_co2e_kg", "embodied_co2e_kg", "total_co2e_kg")
+_IT, _FAC, _GROSS, _NET, _EMB, _TOTAL = range(6)
+DEFAULT_SAMPLES = 1000
+DEFAULT_PERCENTILES = (5.0, 95.0)
+#: Samples re-weighted per chunk of work when one engine run serves many samples.
+FAST_CHUNK = 4096
+from ..model.units import J_PER_KWH  # noqa: E402
+
+#: Workload kinds whose intervals draw chips x one power figure per chip (re-weighted by that figure);
+#: the intervals of other kinds are re-weighted by their recorded energy (PUE, grid, CFE, embodied only).
+PER_CHIP_KINDS = ("training", "job_stream", "search")
+
+
+# ---------------------------------------------------------------------------
+# What a study reports: the output layout
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """The output columns: ``len(METRICS)`` per entity (totals, then phases, then workloads)."""
+
+    phases: tuple[str, ...]
+    workloads: tuple[str, ...]
+
+    @property
+    def entities(self) -> list[tuple[str, str | None]]:
+        return [("totals", None)] + [("phase", p) for p in self.phases] + [("workload", w) for w in self.workloads]
+
+    @property
+    def n_out(self) -> int:
+        return len(self.entities) * len(METRICS)
+
+    def column(self, entity: tuple[str, str | None] = ("totals", None), metric: str = "total_co2e_kg") -> int:
+        try:
+            e = self.entities.index(entity)
+        except ValueError:
+            raise KeyError(f"no output {entity[0]} {entity[1]!r}; phases: {', '.join(self.phases)}; "
+                           f"workloads: {', '.join(self.workloads)}") from None
+        return e * len(METRICS) + METRICS.index(metric)
+
+    @classmethod
+    def of(cls, resolved) -> "Layout":
+        from ..sim.simulate import workload_rows
+        rows = workload_rows(resolved)
+        phases = list(dict.fromkeys(r.phase for r in rows))
+        if any(dc.pools for dc in resolved.datacenters.values()):
+            phases.append("idle")
+        return cls(tuple(phases), tuple(r.name for r in rows))
+
+
+# ---------------------------------------------------------------------------
+# Which resolved quantity each re-weighted input drives
+# ---------------------------------------------------------------------------
+
+
+def _norm(name: str) -> str:
+    from ..model.hardware import normalize_name
+    return normalize_name(name)
+
+
+@dataclasses.dataclass(frozen=True)
+class InputMapping:
+    """Where re-weighted inputs act, by names that survive re-resolving a document."""
+
+    dc: dict                    # (datacenter, key) -> input index
+    pools: dict                 # (datacenter, normalized hardware) -> input index
+    pool_idle_given: frozenset  # (datacenter, normalized hardware) pools that set idle_w_per_chip
+    rows: dict                  # workload name -> input index (its power_w_per_chip)
+    hardware: dict              # normalized hardware name -> {attribute: input index}
+
+    @classmethod
+    def build(cls, u: unc.UncertainScenario, reweighted: frozenset) -> "InputMapping":
+        doc = u.nominal_document
+        dc, pools, rows, hw_params = {}, {}, {}, {}
+        for j, inp in enumerate(u.sampled):
+            if j not in reweighted:
+                continue
+            loc = inp.loc
+            if loc[0] == "datacenters" and len(loc) == 3:
+                dc[(loc[1], loc[2])] = j
+            elif loc[0] == "datacenters":
+                pools[(loc[1], _norm(loc[3]))] = j
+            elif loc[0] == "workloads":
+                rows[unc.get_at(doc, loc[:-1] + ("name",))] = j
+            elif loc[0] == "hardware":
+                hw_params[(loc[1], loc[2])] = j
+        given = set()
+        for dname, d in (doc.get("datacenters") or {}).items():
+            for hname, p in ((d or {}).get("pools") or {}).items():
+                if isinstance(p, Mapping) and "idle_w_per_chip" in p:
+                    given.add((dname, _norm(hname)))
+        return cls(dc, pools, frozenset(given), rows, _hardware_mirror(doc, hw_params))
+
+
+def _hardware_mirror(doc: Mapping, params: Mapping) -> dict:
+    """Which input drives each attribute of each hardware entry, following ``base = ...`` in file
+    order exactly as the parse step builds its hardware table."""
+    from ..model.hardware import CATALOG
+    table: dict[str, dict] = {_norm(n): {} for n in CATALOG}
+    for name, entry in (doc.get("hardware") or {}).items():
+        entry = entry if isinstance(entry, Mapping) else {}
+        base = entry.get("base") if isinstance(entry.get("base"), str) else name
+        attrs = dict(table.get(_norm(base), {}))
+        for attr in unc.HW_REWEIGHT | {"tdp_w"}:
+            if attr in entry:
+                if (name, attr) in params:
+                    attrs[attr] = params[(name, attr)]
+                else:
+                    attrs.pop(attr, None)
+        table[_norm(name)] = attrs
+    return table
+
+
+def mapped_attributes(resolved, m: InputMapping) -> dict:
+    """``{(kind, name, attribute): (resolved value, input index or -1)}`` for every quantity the
+    re-weighting uses: per workload row its power and its hardware's embodied carbon and lifetime, per
+    pool its idle power and embodied figures, per datacenter PUE, grid scale, constant intensity,
+    CFE share and net intensity."""
+    from ..model.hardware import find
+    from ..sim.simulate import workload_rows
+    out = {}
+
+    def hw(chip, attr):
+        return m.hardware.get(_norm(chip.name), {}).get(attr, -1)
+
+    for r in workload_rows(resolved):
+        src = r.source
+        if r.kind not in PER_CHIP_KINDS:
+            out[("row", r.name, "power")] = (None, -1)    # its intervals' power is not chips x one figure
+        elif src.power_source == "scenario":
+            j = m.rows.get(r.name, -1)
+        elif src.power_source.startswith("catalog measured"):
+            j = hw(r.hardware, "system_power_w")
+        else:
+            j = -1
+        if r.kind in PER_CHIP_KINDS:
+            out[("row", r.name, "power")] = (src.power_w_per_chip, j)
+        out[("row", r.name, "embodied")] = (r.hardware.embodied_kgco2e, hw(r.hardware, "embodied_kgco2e"))
+        out[("row", r.name, "lifetime")] = (r.hardware.lifetime_years, hw(r.hardware, "lifetime_years"))
+    for dname, dc in resolved.datacenters.items():
+        out[("dc", dname, "pue")] = (dc.pue, m.dc.get((dname, "pue"), -1))
+        out[("dc", dname, "scale")] = (dc.grid_scale, m.dc.get((dname, "grid_scale"), -1))
+        j = m.dc.get((dname, "grid_intensity_gco2e_per_kwh"), -1)
+        out[("dc", dname, "intensity")] = (float(dc.grid.values[0]) if dc.grid.constant else None, j)
+        out[("dc", dname, "cfe")] = (dc.cfe, m.dc.get((dname, "cfe"), -1))
+        out[("dc", dname, "net")] = (dc.net_grid_intensity_g_per_kwh,
+                                     m.dc.get((dname, "net_grid_intensity_gco2e_per_kwh"), -1))
+        for pool in dc.pools.values():
+            key = (dname, _norm(pool.hardware))
+            chip = find(pool.hardware, resolved.hardware)
+            if key in m.pools:
+                j = m.pools[key]
+            elif key in m.pool_idle_given:
+                j = -1
+            else:
+                j = hw(chip, "idle_w")
+            out[("pool", f"{dname}/{pool.hardware}", "idle")] = (pool.idle_w_per_chip, j)
+            out[("pool", f"{dname}/{pool.hardware}", "embodied")] = (chip.embodied_kgco2e, hw(chip, "embodied_kgco2e"))
+            out[("pool", f"{dname}/{pool.hardware}", "lifetime")] = (chip.lifetime_years, hw(chip, "lifetime_years"))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# One engine run, re-weighted for many samples
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Basis:
+    """Base quantities of one engine run, from which any re-weighted sample's outputs follow.
+
+    Per group ``g`` of intervals with one workload (or idle pool) and one
+    datacenter: ``ws[g]`` chip-seconds, ``wg[g]`` and ``wn[g]`` chip-seconds x
+    hourly gross and net intensity (net = gross unless the datacenter takes its
+    grid's own CFE; unscaled).  Then, with P the power per chip, for a sample:
+    IT energy = ws P, facility = ws P PUE, gross = (ws c or wg) x scale x P x PUE,
+    net = gross x (1 - CFE) or ws x net x scale x P x PUE or wn x scale x P x PUE,
+    embodied = cs x embodied / lifetime (cs: chip-seconds).  Idle pools add
+    embodied carbon for their idle and powered-down chip-seconds.  Workloads
+    whose intervals do not draw chips x one power figure (services) are
+    weighted by their recorded energy instead, with P = 1.
+    """
+
+    cs: np.ndarray              # chip-seconds (embodied carbon)
+    ws: np.ndarray              # what power multiplies: chip-seconds, or 1 x joules for energy-weighted groups
+    wg: np.ndarray              # ... x hourly gross intensity
+    wn: np.ndarray              # ... x hourly net intensity (the grid's own CFE), else = wg
+    group_dc: np.ndarray
+    group_cols: list            # per group: output entity indices
+    power: list                 # per group: (input index or -1, value)
+    embodied: list              # per group: (j, value) for busy groups; None for idle ones
+    lifetime: list
+    dc: list                    # per datacenter: dict of sources and its net mode
+    pool_chip_s: list           # per limited pool: (chip-seconds not running jobs, embodied src, lifetime src, cols)
+    n_out: int
+    engine_runs: int = 1
+
+    @classmethod
+    def build(cls, resolved, sim, m: InputMapping, layout: Layout) -> "Basis":
+        from ..sim.accounting import integrate
+        from ..sim.simulate import intensity_table
+
+        attrs = mapped_attributes(resolved, m)
+        dc_names = list(resolved.datacenters)
+        unit_dcs = {n: dataclasses.replace(dc, grid_scale=1.0, cfe="grid" if dc.cfe == "grid" else None,
+                                           net_grid_intensity_g_per_kwh=None)
+                    for n, dc in resolved.datacenters.items()}
+        unit = dataclasses.replace(resolved, datacenters=MappingProxyType(unit_dcs))
+        table = intensity_table(unit, sim.t0, sim.table.n_hours)
+        run = sim.accounted["policy"].run
+        iv = run.intervals
+        chip_s, weighted = integrate(iv["start_s"], iv["end_s"], iv["chips"].astype(np.float64), iv["datacenter"],
+                                     table)
+        energy_j, e_weighted = integrate(iv["start_s"], iv["end_s"], iv["power_w"], iv["datacenter"], table)
+        n_pools = len(sim.pools)
+        key = (iv["workload"].astype(np.int64) + n_pools) * len(dc_names) + iv["datacenter"].astype(np.int64)
+        keys, inverse = np.unique(key, return_inverse=True)
+        cs = np.bincount(inverse, chip_s, minlength=len(keys))
+        cg = np.bincount(inverse, weighted[:, 0], minlength=len(keys))
+        cn = np.bincount(inverse, weighted[:, 1], minlength=len(keys))
+        es = np.bincount(inverse, energy_j, minlength=len(keys))
+        eg = np.bincount(inverse, e_weighted[:, 0], minlength=len(keys))
+        en = np.bincount(inverse, e_weighted[:, 1], minlength=len(keys))
+        ws, wg, wn = cs.copy(), cg.copy(), cn.copy()     # what power multiplies: chip- or energy-weighted
+
+        entities = {e: i for i, e in enumerate(layout.entities)}
+        group_dc, cols, power, embodied, lifetime = [], [], [], [], []
+        for k in keys.tolist():
+            w, d = divmod(k, len(dc_names))
+            w -= n_pools
+            group_dc.append(d)
+            if w >= 0:
+                row = sim.rows[w]
+                if row.kind in PER_CHIP_KINDS:
+                    power.append(_src(attrs[("row", row.name, "power")]))
+                else:
+                    g = len(power)
+                    ws[g], wg[g], wn[g] = es[g], eg[g], en[g]
+                    power.append((-1, 1.0))
+                embodied.append(_src(attrs[("row", row.name, "embodied")]))
+                lifetime.append(_src(attrs[("row", row.name, "lifetime")]))
+                cols.append([0, entities[("phase", row.phase)], entities[("workload", row.name)]])
+            else:
+                p = sim.pools[-1 - w]
+                power.append(_src(attrs[("pool", f"{dc_names[p.datacenter]}/{p.hardware}", "idle")]))
+                embodied.append(None)
+                lifetime.append(None)
+                cols.append([0, entities[("phase", "idle")]])
+        dcs = []
+        for name in dc_names:
+            dc = resolved.datacenters[name]
+            s = {k: _src(attrs[("dc", name, k)]) for k in ("pue", "scale", "intensity", "cfe", "net")}
+            if dc.net_grid_intensity_g_per_kwh is not None:
+                s["mode"] = "net"
+            elif dc.cfe == "grid":
+                s["mode"] = "cfe-grid"
+            elif dc.cfe is not None:
+                s["mode"] = "cfe"
+            else:
+                s["mode"] = "gross"
+            s["use_constant"] = dc.grid.constant and s["intensity"][0] >= 0
+            dcs.append(s)
+        pools = []
+        for k, p in enumerate(sim.pools):
+            if p.chips is None:
+                continue
+            name = f"{dc_names[p.datacenter]}/{p.hardware}"
+            pools.append((float(run.pool_idle_chip_s[k] + run.pool_off_chip_s[k]),
+                          _src(attrs[("pool", name, "embodied")]), _src(attrs[("pool", name, "lifetime")]),
+                          [0, entities[("phase", "idle")]]))
+        return cls(cs, ws, wg, wn, np.asarray(group_dc), cols, power, embodied, lifetime, dcs, pools, layout.n_out)
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        """Outputs (len(x) x n_out) for input values ``x`` (samples x sampled inputs)."""
+        from ..model.units import SECONDS_PER_YEAR
+        n = len(x)
+        out = np.zeros((n, self.n_out))
+        nm = len(METRICS)
+
+        def val(src):
+            j, v = src
+            return x[:, j] if j >= 0 else v
+
+        for g in range(len(self.cs)):
+            d = self.dc[self.group_dc[g]]
+            p = val(self.power[g])
+            pue = val(d["pue"])
+            scale = val(d["scale"])
+            it = self.ws[g] * p
+            fac = it * pue
+            gunit = self.ws[g] * val(d["intensity"]) if d["use_constant"] else self.wg[g]
+            gross = gunit * scale * p * pue / J_PER_KWH
+            mode = d["mode"]
+            if mode == "gross":
+                net = gross
+            elif mode == "cfe":
+                net = gross * (1.0 - val(d["cfe"]))
+            elif mode == "net":
+                net = self.ws[g] * val(d["net"]) * scale * p * pue / J_PER_KWH
+            else:
+                net = self.wn[g] * scale * p * pue / J_PER_KWH
+            quantities = [(_IT, it / J_PER_KWH), (_FAC, fac / J_PER_KWH), (_GROSS, gross / 1000),
+                          (_NET, net / 1000)]
+            if self.embodied[g] is not None:
+                emb = val(self.embodied[g])
+                if not (np.isscalar(emb) and (emb is None or emb == 0)):
+                    quantities.append((_EMB, self.cs[g] * emb / (val(self.lifetime[g]) * SECONDS_PER_YEAR)))
+            for e in self.group_cols[g]:
+                for metric, q in quantities:
+                    out[:, e * nm + metric] += q
+        for chip_s, emb_src, life_src, cols in self.pool_chip_s:
+            emb = val(emb_src)
+            if np.isscalar(emb) and (emb is None or emb == 0):
+                continue
+            q = chip_s * emb / (val(life_src) * SECONDS_PER_YEAR)
+            for e in cols:
+                out[:, e * nm + _EMB] += q
+        for e in range(self.n_out // nm):
+            out[:, e * nm + _TOTAL] = out[:, e * nm + _NET] + out[:, e * nm + _EMB]
+        return out
+
+
+def _src(attr) -> tuple[int, Any]:
+    value, j = attr
+    return (j, value if value is not None else 0.0) if j >= 0 else (-1, value if value is not None else 0.0)
+
+
+def _with_unit_idle(resolved):
+    """Every pool at 1 W idle per chip: idle power does not change the schedule, and the engine logs
+    idle intervals only for pools that draw power; the re-weighting applies the real idle power."""
+    dcs = {}
+    for name, dc in resolved.datacenters.items():
+        pools = {k: dataclasses.replace(p, idle_w_per_chip=1.0) for k, p in dc.pools.items()}
+        dcs[name] = dataclasses.replace(dc, pools=MappingProxyType(pools))
+    return dataclasses.replace(resolved, datacenters=MappingProxyType(dcs))
+
+
+def build_basis(resolved, m: InputMapping, layout: Layout) -> Basis:
+    """One engine run of ``resolved`` and its re-weighting basis."""
+    from ..sim.simulate import simulate
+    sim = simulate(_with_unit_idle(resolved))
+    return Basis.build(resolved, sim, m, layout)
+
+
+# ---------------------------------------------------------------------------
+
+
+def outputs_of(result, layout: Layout) -> np.ndarray:
+    """A Result's outputs in the layout's order (totals, phases, workloads)."""
+    from ..results import Totals
+    out = np.zeros(layout.n_out)
+    phases = result.by_phase()
+    entities = [result.totals] + [phases.get(p, Totals()) for p in layout.phases]
+    by_name = {w.name: w for w in result.workloads}
+    entities += [by_name[w] for w in layout.workloads]
+    for e, t in enumerate(entities):
+        for k, metric in enumerate(METRICS):
+            out[e * len(METRICS) + k] = getattr(t, metric)
+    return out
