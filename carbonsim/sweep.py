@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
+from .compare import power_bases
 from .errors import Problem, ScenarioError
 from .scenario import Scenario, _to_utc
 
@@ -25,11 +26,13 @@ class SweepRow:
     net_co2e_kg: float
     mean_intensity_g_per_kwh: float
     basis: str
+    power_bases: tuple[str, ...] = ()   # catalog power bases of the run's workloads (compare.power_bases)
 
     def to_dict(self) -> dict:
         return {"region": self.region, "month": self.month, "energy_kwh": self.energy_kwh,
                 "co2e_kg": {"gross": self.gross_co2e_kg, "net": self.net_co2e_kg},
-                "mean_intensity_gco2e_per_kwh": self.mean_intensity_g_per_kwh, "basis": self.basis}
+                "mean_intensity_gco2e_per_kwh": self.mean_intensity_g_per_kwh, "basis": self.basis,
+                "power_bases": list(self.power_bases)}
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,10 @@ class SweepResult:
         if len(bases) > 1:
             out.append(f"note: the regions' series are on different bases ({', '.join(sorted(bases))}); "
                        "lifecycle intensities include upstream emissions that direct ones leave out")
+        power = sorted({b for r in self.rows for b in r.power_bases})
+        if len(power) > 1:
+            out.append(f"note: the runs add power on different bases ({', '.join(power)}): measured system power, "
+                       "chip TDP and system maximum ratings are not comparable")
         return "\n".join(out)
 
 
@@ -121,6 +128,7 @@ def sweep(scenario: Scenario, regions: list[str], months: list[int] | None = Non
             rows.append(SweepRow(region=region, month=month, energy_kwh=t.energy_kwh, gross_co2e_kg=t.gross_co2e_kg,
                                  net_co2e_kg=t.net_co2e_kg,
                                  mean_intensity_g_per_kwh=t.gross_co2e_kg * 1000 / t.energy_kwh if t.energy_kwh else 0.0,
-                                 basis=result.datacenters[0].basis))
+                                 basis=result.datacenters[0].basis,
+                                 power_bases=tuple(sorted(power_bases(result)))))
     rows.sort(key=lambda r: (r.gross_co2e_kg, r.region, r.month or 0))
     return SweepResult(scenario=scenario.name, rows=tuple(rows))
