@@ -21,7 +21,8 @@ from carbonsim.cli import EXIT_BAD_INPUT, main
 
 CORPUS = Path(__file__).parent / "bad_input"
 ROOT = Path(__file__).parent.parent
-DEFINED_HW = "defined hardware: a100, h100, p100, tpu-v2, tpu-v3, tpu-v4, v100"
+DEFINED_HW = ("defined hardware: a100, a100-40gb, b200, gaudi2, gaudi3, h100, h100-pcie, h200, l4, mi250x, "
+              "mi300x, p100, t4, tpu-v2, tpu-v3, tpu-v4, tpu-v5e, tpu-v5p, v100")
 GPT3 = "workloads.training[2]"
 MS = "datacenters.microsoft-us"
 
@@ -73,7 +74,7 @@ EXPECTED: dict[str, list[str]] = {
     "not_a_scenario.toml": ["project: unknown key", "known keys: schema_version, scenario, hardware",
                             "schema_version: required key is missing"],
     # references
-    "undefined_hardware.toml": [f"{GPT3}.hardware: hardware 'tpu-v5' is not defined", "did you mean 'tpu-v4'?",
+    "undefined_hardware.toml": [f"{GPT3}.hardware: hardware 'tpu-v5' is not defined", "did you mean 'tpu-v5p'?",
                                 DEFINED_HW],
     "undefined_hardware_typo.toml": [f"{GPT3}.hardware: hardware 'TPUv3x' is not defined",
                                      "did you mean 'tpu-v3'?", DEFINED_HW],
@@ -104,7 +105,7 @@ EXPECTED: dict[str, list[str]] = {
                                 "hardware_efficiency"],
     "above_peak.toml": [f"{GPT3}.achieved_tflops_per_chip: exceeds the peak of v100 (125 TFLOP/s), got 200.0",
                         "check the units"],
-    "new_hardware_no_power.toml": ["hardware.tpu-v5e: new hardware needs tdp_w or system_power_w",
+    "new_hardware_no_power.toml": ["hardware.custom-npu: new hardware needs tdp_w or system_power_w",
                                    "add system_power_w = ..., or base = one of tpu-v2"],
     # whole-document problems
     "empty.toml": ["the scenario is empty", "start with schema_version = 1"],

@@ -100,7 +100,7 @@ def _cmd_schema(args) -> int:
 
 
 def _cmd_hardware(args) -> int:
-    from ..model.hardware import CATALOG
+    from ..model.hardware import ALIASES, CATALOG, POWER_BASIS_TEXT, SOURCE_YEARS
     if args.format == "json":
         print(json.dumps([h.to_dict() for h in CATALOG.values()], indent=2))
         return EXIT_OK
@@ -108,14 +108,22 @@ def _cmd_hardware(args) -> int:
     def num(v, fmt="g"):
         return "-" if v is None else format(v, fmt)
 
-    head = ["name", "description", "TDP W", "system W", "peak TFLOP/s", "idle W", "embodied kg", "boundary", "life y"]
-    rows = [[h.name, h.description, num(h.tdp_w), num(h.system_power_w), num(h.peak_tflops), num(h.idle_w),
-             num(h.embodied_kgco2e), h.embodied_boundary or "-", num(h.lifetime_years)] for h in CATALOG.values()]
+    head = ["name", "basis", "power W", "source (year)", "TDP W", "measured W", "max W", "peak TFLOP/s", "idle W",
+            "embodied kg", "boundary", "life y", "description"]
+    rows = [[h.name, h.power_basis, num(h.default_power_w, ".6g") if h.default_power_w is not None else "none",
+             f"{h.power_source} ({SOURCE_YEARS.get(h.power_source)})" if h.power_source else "-", num(h.tdp_w), num(h.system_power_w, ".6g"), num(h.system_max_w, ".6g"),
+             num(h.peak_tflops), num(h.idle_w), num(h.embodied_kgco2e), h.embodied_boundary or "-",
+             num(h.lifetime_years), h.description] for h in CATALOG.values()]
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     for r in [head] + rows:
-        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
-    print("\nsystem W: measured average system power per chip (host share included), used by default;"
-          " TDP only where none is published.\nSources: carbonsim.hardware module docs, or --format json.")
+        print("  ".join(c.ljust(w) if i in (0, 1, 3, 12) else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+    print("\npower W: what a run uses when a workload gives no power_w_per_chip, on the entry's basis:")
+    for basis, text in POWER_BASIS_TEXT.items():
+        print(f"  {basis}: {text}")
+    print("Runs on a non-measured basis warn; 'none': no published figure, give power_w_per_chip.")
+    print("aliases: " + ", ".join(f"{k} = {v}" for k, v in ALIASES.items()))
+    print("Sources and years: carbonsim.hardware.SOURCES / SOURCE_YEARS, or --format json.")
     return EXIT_OK
 
 

@@ -217,6 +217,7 @@ def comparison_table(comparison) -> str:
     out = [f"A: {comparison.a.scenario.name}    B: {comparison.b.scenario.name}", fmt(head), fmt(["-" * w for w in widths])]
     out += [fmt(r) for r in rows]
     out += ["", "energy: " + comparison.energy.sentence("MWh", 1e3), "CO2e:   " + comparison.co2e.sentence("t", 1e3)]
+    out += [f"warning: {w}" for w in comparison.warnings]
     return "\n".join(out)
 
 
@@ -235,6 +236,10 @@ def sweep_table(sweep) -> str:
     if len(bases) > 1:
         out.append(f"note: the regions' series are on different bases ({', '.join(sorted(bases))}); "
                    "lifecycle intensities include upstream emissions that direct ones leave out")
+    power = sorted({b for r in sweep.rows for b in r.power_bases})
+    if len(power) > 1:
+        out.append(f"note: the runs add power on different bases ({', '.join(power)}): measured system power, "
+                   "chip TDP and system maximum ratings are not comparable")
     return "\n".join(out)
 
 

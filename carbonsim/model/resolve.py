@@ -96,7 +96,7 @@ def _resolve_hardware(spec: ScenarioFile, problems: list[Problem]) -> dict[str, 
         entry = hw.derive(base, name, **values)
         if h.description:
             entry = dataclasses.replace(entry, description=h.description)
-        existing = hw.find(name, table)
+        existing = hw.find(name, table, aliases=False)   # the same name spelled differently, not an alias
         if existing is not None and existing.name != name:
             table.pop(existing.name)
         table[name] = entry
@@ -180,15 +180,19 @@ def _resolve_datacenters(spec: ScenarioFile, hardware, source, problems, warning
 def _resolve_power(path, name, chip, given, warnings, problems):
     if given is not None:
         return given, "scenario"
-    if chip.system_power_w is not None:
-        return chip.system_power_w, "catalog measured system power"
-    if chip.tdp_w is not None:
-        warnings.append(f"{name}: no measured system power for {chip.name}; using TDP {chip.tdp_w:g} W "
-                        f"(set power_w_per_chip to override)")
-        return chip.tdp_w, "catalog TDP (no measured system power published)"
-    problems.append(Problem(f"{path}.power_w_per_chip", f"hardware {chip.name!r} has no power figure",
-                            has_value=False, fix="set power_w_per_chip = ..."))
-    return None, None
+    power = chip.default_power_w
+    if power is None:
+        problems.append(Problem(f"{path}.power_w_per_chip", f"hardware {chip.name!r} has no power figure"
+                                + (f" ({chip.note})" if chip.note else ""), has_value=False,
+                                fix="set power_w_per_chip = ... (measured average system power per chip, W)"))
+        return None, None
+    if chip.power_basis == "measured":
+        return power, "catalog measured system power"
+    note = hw.basis_warning(chip)        # once per hardware, whatever the number of workloads on it
+    if note not in warnings:
+        warnings.append(note)
+    what = "TDP" if chip.power_basis == "tdp" else "maximum system rating"
+    return power, f"catalog {what} (no measured system power published)"
 
 
 def _resolve_rate(path, chip, achieved_tflops, efficiency, problems):

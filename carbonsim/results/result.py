@@ -85,6 +85,7 @@ class WorkloadResult:
     placements: dict = field(default_factory=dict)
     baseline: dict | None = None     # the same jobs run at submit in the home datacenter
     serving: dict | None = None      # services: requests, per-query and per-user figures, latency
+    power_basis: str | None = None   # measured | tdp | max_rating (catalog power), or scenario (given)
 
     @property
     def days(self) -> float:
@@ -109,7 +110,7 @@ class WorkloadResult:
         out = {
             "name": self.name, "kind": self.kind, "phase": self.phase, "datacenter": self.datacenter,
             "hardware": self.hardware, "chips": self.chips, "start": _iso(self.start), "end": _iso(self.end),
-            "days": self.days, "power_w_per_chip": self.power_w_per_chip,
+            "days": self.days, "power_w_per_chip": self.power_w_per_chip, "power_basis": self.power_basis,
             "it_energy_kwh": self.it_energy_kwh, "energy_kwh": self.energy_kwh,
             "co2e_kg": {"gross": self.gross_co2e_kg, "net": self.net_co2e_kg},
             "embodied_co2e_kg": self.embodied_co2e_kg, "embodied_boundary": self.embodied_boundary,
@@ -239,6 +240,8 @@ class Result:
                 "accounting": "location-based gross (hourly average intensity); net = gross x (1 - CFE) or a "
                               "published net intensity (24/7 same-grid CFE, Patterson et al. 2021)",
                 "bases": sorted({d.basis for d in self.datacenters}),
+                "power_bases": sorted({w.power_basis for w in self.workloads if w.power_basis}),
+                "hardware": self.hardware_provenance(),
             },
             "totals": self.totals.to_dict(),
             "datacenters": {d.name: d.to_dict() for d in self.datacenters},
@@ -287,6 +290,18 @@ class Result:
             for k, v in w.hardware.sources.items():
                 sources.add(f"hardware {w.hardware.name}.{k}: {SOURCES.get(v, v)}")
         return sorted(sources)
+
+    def hardware_provenance(self) -> dict:
+        """Per hardware of the workloads: its catalog power basis and figure, with source and year."""
+        from ..model.hardware import POWER_BASIS_FIELD, SOURCE_YEARS
+        out = {}
+        for w in self.scenario.workloads:
+            chip = w.hardware
+            src = chip.power_source
+            out[chip.name] = {"power_basis": chip.power_basis, "power_w_per_chip": chip.default_power_w,
+                              "field": POWER_BASIS_FIELD[chip.power_basis], "source": src,
+                              "year": SOURCE_YEARS.get(src) if src else None}
+        return dict(sorted(out.items()))
 
     def to_json(self, indent: int | None = 2, hourly: bool = False) -> str:
         return json.dumps(self.to_dict(hourly=hourly), indent=indent)
@@ -470,6 +485,7 @@ def build_result(sim) -> Result:
             delay_h_mean=float(np.nanmean(delay[mask]) / 3600) if n_jobs else 0.0,
             deadline_misses=int(np.sum(run.job_end_s[mask] > run.deadline_s[mask] + 1e-6)),
             placements=placements, serving=serving,
+            power_basis="scenario" if src.power_source == "scenario" else chip.power_basis,
             baseline=None if base_rows is None or src.policy.is_baseline else {
                 "energy_kwh": float(base_rows["energy_kwh"][i]),
                 "co2e_kg": {"gross": float(base_rows["gross"][i]), "net": float(base_rows["net"][i])},
@@ -495,6 +511,11 @@ def build_result(sim) -> Result:
     if len(bases) > 1:
         warnings.append(f"totals add emissions on different bases ({', '.join(sorted(bases))}): "
                         "direct and lifecycle intensities measure different things")
+
+    power_bases = {w.power_basis for w in results if w.power_basis not in (None, "scenario")}
+    if len(power_bases) > 1:
+        warnings.append(f"totals add power on different bases ({', '.join(sorted(power_bases))}): measured "
+                        "system power, chip TDP and system maximum ratings are not comparable")
 
     baseline = baseline_delay = None
     if "baseline" in accounted:

@@ -11,15 +11,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import os
 
 import numpy as np
 
-from . import fleet as engine
-from .accounting import J_PER_KWH, IntensityTable, hourly_energy, integrate
+from .. import grid as gridmod
+from ..model.builder import load
 from ..model.errors import Problem, ScenarioError
 from ..model.objects import JobStream, ResolvedScenario, Search, Service, TrainingRun
-
 from ..model.units import SECONDS_PER_HOUR as HOUR  # noqa: E402
+from ..results import build_result
+from . import fleet as engine
+from . import serving
+from .accounting import J_PER_KWH, IntensityTable, hourly_energy, integrate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,8 +170,6 @@ def service_rates(sv: Service, rng: np.random.Generator) -> np.ndarray:
 def simulate_services(scenario: ResolvedScenario, rows: list[WorkloadRow]) -> dict:
     """Serving results by row index: ``[(datacenter, ServingResult), ...]``, one per datacenter the
     service is deployed in, each with its share of the traffic (seeded per row, like every workload)."""
-    from . import serving
-
     seeds = np.random.SeedSequence(scenario.seed).spawn(len(rows))
     out = {}
     for i, row in enumerate(rows):
@@ -217,7 +219,6 @@ def _append(intervals: dict, extra: dict) -> dict:
 
 def intensity_table(scenario: ResolvedScenario, t0: dt.datetime, n_hours: int) -> IntensityTable:
     """Hourly gross and net intensity per datacenter over [t0, t0 + n_hours)."""
-    from .. import grid as gridmod
 
     names = tuple(scenario.datacenters)
     values = np.empty((len(names), n_hours, 2))
@@ -310,10 +311,11 @@ class Simulated:
     services: dict = dataclasses.field(default_factory=dict)
 
 
-def run(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1):
-    """Simulate a resolved scenario; returns a :class:`carbonsim.results.Result`."""
-    from ..results import build_result
-
+def run(scenario, *, hourly: bool = False, num_threads: int = 1):
+    """Simulate a scenario (a :class:`ResolvedScenario`, a :class:`carbonsim.Scenario` or the path of a
+    scenario file); returns a :class:`carbonsim.results.Result`."""
+    if not isinstance(scenario, ResolvedScenario):
+        scenario = (load(scenario) if isinstance(scenario, (str, os.PathLike)) else scenario).validate()
     sim = simulate(scenario, hourly=hourly, num_threads=num_threads)
     return build_result(sim)
 

@@ -77,6 +77,17 @@ class Comparison:
     energy: BreakEven
     co2e: BreakEven
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Set when the two runs' catalog power is on different bases (measured, TDP, maximum rating)."""
+        ba, bb = power_bases(self.a), power_bases(self.b)
+        if len(ba | bb) <= 1:
+            return ()
+        return (f"A and B use power on different bases (A: {', '.join(sorted(ba)) or 'scenario'}; "
+                f"B: {', '.join(sorted(bb)) or 'scenario'}): measured system power, chip TDP and system maximum "
+                "ratings are not comparable, so part of the difference is the basis (set power_w_per_chip "
+                "on one basis for both)",)
+
     def phases(self) -> dict[str, tuple[Totals, Totals]]:
         pa, pb = self.a.by_phase(), self.b.by_phase()
         return {k: (pa.get(k, Totals()), pb.get(k, Totals())) for k in dict.fromkeys([*pa, *pb])}
@@ -92,6 +103,8 @@ class Comparison:
             "totals": {"a": self.a.totals.to_dict(), "b": self.b.totals.to_dict()},
             "energy_kwh": self.energy.to_dict(),
             "total_co2e_kg": self.co2e.to_dict(),
+            "power_bases": {"a": sorted(power_bases(self.a)), "b": sorted(power_bases(self.b))},
+            "warnings": list(self.warnings),
         }
 
     def format_table(self) -> str:
@@ -100,6 +113,11 @@ class Comparison:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
+
+
+def power_bases(r: Result) -> set[str]:
+    """The catalog power bases of a run's workloads (power given in the scenario is left out)."""
+    return {w.power_basis for w in r.workloads if w.power_basis not in (None, "scenario")}
 
 
 def _serving_days(r: Result) -> float | None:

@@ -13,6 +13,7 @@ import copy
 from dataclasses import dataclass
 
 from ..model import Scenario
+from .compare import power_bases
 from ..model.errors import Problem, ScenarioError
 from ..model.spec import to_utc
 
@@ -26,11 +27,13 @@ class SweepRow:
     net_co2e_kg: float
     mean_intensity_g_per_kwh: float
     basis: str
+    power_bases: tuple[str, ...] = ()   # catalog power bases of the run's workloads (compare.power_bases)
 
     def to_dict(self) -> dict:
         return {"region": self.region, "month": self.month, "energy_kwh": self.energy_kwh,
                 "co2e_kg": {"gross": self.gross_co2e_kg, "net": self.net_co2e_kg},
-                "mean_intensity_gco2e_per_kwh": self.mean_intensity_g_per_kwh, "basis": self.basis}
+                "mean_intensity_gco2e_per_kwh": self.mean_intensity_g_per_kwh, "basis": self.basis,
+                "power_bases": list(self.power_bases)}
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ def sweep(scenario: Scenario, regions: list[str], months: list[int] | None = Non
             rows.append(SweepRow(region=region, month=month, energy_kwh=t.energy_kwh, gross_co2e_kg=t.gross_co2e_kg,
                                  net_co2e_kg=t.net_co2e_kg,
                                  mean_intensity_g_per_kwh=t.gross_co2e_kg * 1000 / t.energy_kwh if t.energy_kwh else 0.0,
-                                 basis=result.datacenters[0].basis))
+                                 basis=result.datacenters[0].basis,
+                                 power_bases=tuple(sorted(power_bases(result)))))
     rows.sort(key=lambda r: (r.gross_co2e_kg, r.region, r.month or 0))
     return SweepResult(scenario=scenario.name, rows=tuple(rows))
