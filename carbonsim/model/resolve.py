@@ -354,7 +354,7 @@ def _resolve_search(path, se: SearchSpec, meta: ScenarioMeta, hardware, datacent
 
 
 def _resolve_service(path, sv: ServiceSpec, meta: ScenarioMeta, hardware, datacenters, source, problems, warnings):
-    from ..sim import serving
+    from . import serving
 
     names = [sv.datacenter] if sv.datacenter is not None else list(sv.datacenters)
     chip = _lookup(path, sv.hardware, names[0], hardware, datacenters, problems)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .constraints import BatchSize, ChipsPerReplica, Fraction, MaxReplicas, MinReplicas, Percentile, Replicas
 from .distributions import per_job_distribution
 
 SCHEMA_VERSION = 1
@@ -272,7 +273,7 @@ class JobStreamSpec(StrictModel):
     duration_hours: float | dict[str, Any] | None = Field(None, examples=[6.0])
     flops: float | dict[str, Any] | None = None
     achieved_tflops_per_chip: float | None = Field(None, gt=0, le=1e6)
-    hardware_efficiency: float | None = Field(None, gt=0, le=1)
+    hardware_efficiency: Fraction | None = None
     power_w_per_chip: float | None = Field(None, gt=0, le=1e5)
     priority: int = Field(0, ge=-1000, le=1000)
     policy: PolicySpec | None = None
@@ -320,7 +321,7 @@ class SearchSpec(StrictModel):
     trial_duration_hours: float | None = Field(None, gt=0, le=876_000, examples=[6.0])
     trial_flops: float | None = Field(None, gt=0, le=1e32)
     achieved_tflops_per_chip: float | None = Field(None, gt=0, le=1e6)
-    hardware_efficiency: float | None = Field(None, gt=0, le=1)
+    hardware_efficiency: Fraction | None = None
     parallelism: int | None = Field(None, ge=1, le=10_000_000, description="Trials running at once (default all).")
     early_stopping_fraction: float = Field(0.0, ge=0, le=1, description="Share of trials stopped early.")
     early_stopped_length: float = Field(0.25, gt=0, le=1, description="Share of a full trial a stopped one runs.")
@@ -339,9 +340,9 @@ class SearchSpec(StrictModel):
 class AutoscalingSpec(StrictModel):
     """``autoscaling = {...}``: replicas follow utilisation."""
 
-    min_replicas: int = Field(1, ge=0, le=1_000_000)
-    max_replicas: int = Field(ge=1, le=1_000_000, examples=[64])
-    target_utilization: float = Field(0.6, gt=0, le=1)
+    min_replicas: MinReplicas = 1
+    max_replicas: MaxReplicas = Field(examples=[64])
+    target_utilization: Fraction = 0.6
     scale_up_minutes: float = Field(2.0, ge=0, le=10_000)
     scale_down_minutes: float = Field(5.0, ge=0, le=10_000)
 
@@ -378,17 +379,17 @@ class ServiceSpec(StrictModel):
     tokens_per_query: float | None = Field(None, gt=0, le=1e9, description="With parameters: 2 x active params x tokens.")
     parameters: float | None = Field(None, gt=0, le=1e16)
     activated_fraction: float | None = Field(None, gt=0, le=1)
-    hardware_efficiency: float | None = Field(None, gt=0, le=1)
-    chips_per_replica: int = Field(1, ge=1, le=100_000)
-    replicas: int | None = Field(None, ge=0, le=10_000_000)
+    hardware_efficiency: Fraction | None = None
+    chips_per_replica: ChipsPerReplica = 1
+    replicas: Replicas | None = None
     autoscaling: AutoscalingSpec | None = None
-    max_batch_size: int = Field(1, ge=1, le=100_000)
+    max_batch_size: BatchSize = 1
     max_wait_ms: float = Field(0.0, ge=0, le=1e7)
     batch_latency_ms: float = Field(0.0, ge=0, le=1e7, description="Fixed time per batch (a in a + b x batch).")
     power_w_per_chip: float | None = Field(None, gt=0, le=1e5, description="Busy power per chip.")
     idle_w_per_chip: float | None = Field(None, ge=0, le=1e5)
     latency_target_ms: float | None = Field(None, gt=0, le=1e9)
-    latency_percentile: float = Field(99.0, gt=0, lt=100)
+    latency_percentile: Percentile = 99.0
     mode: Literal["auto", "requests", "fluid"] = "auto"
     users: float | None = Field(None, gt=0, le=1e11, description="People served, for per-user figures.")
 

@@ -28,13 +28,18 @@ from __future__ import annotations
 import math
 import numbers
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
 from . import _serving
 from .._version import __version__
 from ..model.errors import SimulationError
+from ..model.constraints import NonNegative
+from ..model.serving import (SERVICE_TIMES, Autoscaling, Batching, ResolvedServing, ServingConfig,  # noqa: F401
+                             check_value, fail, resolve_serving)
 
 from ..model.units import J_PER_WH, SECONDS_PER_HOUR  # noqa: E402,F401
 #: Latency histogram: HIST_SUB linear bins per octave, HIST_OCTAVES octaves,
@@ -46,289 +51,14 @@ N_HIST_BINS = HIST_SUB * HIST_OCTAVES
 #: ``simulate(mode="auto")`` uses the request-level engine up to this many
 #: expected requests, the fluid engine beyond.
 DEFAULT_REQUEST_LIMIT = 50_000_000
-SERVICE_TIMES = ("deterministic", "exponential")
-_MAX_BATCH = 1 << 20
-_MAX_REPLICAS = 10_000_000
 _MAX_HOURS = 10_000_000
 _HIST_MAX_BYTES = 1 << 30
 _HOURLY_COUNT_LIMIT = 2**32 - 1          # histogram cells are uint32
 
 
 # --------------------------------------------------------------------------
-# configuration
+# run arguments
 # --------------------------------------------------------------------------
-
-def _fail(path: str, rule: str, value) -> None:
-    raise ValueError(f"{path}: {rule}, got {value!r}")
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_float(path, value, *, minimum=None, above=None, maximum=None, optional=False):
-    if value is None and optional:
-        return None
-    if not _is_number(value) or not math.isfinite(value):
-        _fail(path, "must be a finite number", value)
-    value = float(value)
-    if above is not None and not value > above:
-        _fail(path, f"must be > {above:g}", value)
-    if minimum is not None and not value >= minimum:
-        _fail(path, f"must be >= {minimum:g}", value)
-    if maximum is not None and not value <= maximum:
-        _fail(path, f"must be <= {maximum:g}", value)
-    return value
-
-
-def _check_int(path, value, *, minimum, maximum, optional=False):
-    if value is None and optional:
-        return None
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        _fail(path, "must be an integer", value)
-    value = int(value)
-    if not minimum <= value <= maximum:
-        _fail(path, f"must be an integer in [{minimum}, {maximum}]", value)
-    return value
-
-
-@dataclass(frozen=True, kw_only=True)
-class Batching:
-    """Dynamic batching and the batch latency model ``latency = a + b x batch``.
-
-    A batch closes when ``max_batch_size`` requests are queued or when its
-    first request has waited ``max_wait_s``, whichever is first, and is
-    dispatched as soon as a replica is free (taking every request queued by
-    then, up to ``max_batch_size``).  ``max_batch_size=1`` is no batching.
-
-    ``latency_fixed_s`` (a) is the per-batch overhead; ``latency_per_query_s``
-    (b) the per-query time, derived from the per-query cost of the
-    :class:`ServingConfig` when left ``None``.  ``service_time`` is
-    ``"deterministic"`` (latency exactly a + b x batch) or ``"exponential"``
-    (exponentially distributed with that mean; M/M/c when unbatched).
-    """
-
-    max_batch_size: int = 1
-    max_wait_s: float = 0.0
-    latency_fixed_s: float = 0.0
-    latency_per_query_s: float | None = None
-    service_time: str = "deterministic"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Autoscaling:
-    """Replica autoscaling (a horizontal-pod-autoscaler-like controller).
-
-    Every ``interval_s`` the controller takes the busy time of the batches
-    dispatched in the last interval, divided by the interval (the mean number
-    of busy replicas), and sets ``desired = ceil(that / target_utilization)``
-    clamped to ``[min_replicas, max_replicas]``.  New replicas draw idle power
-    at once and serve after ``scale_up_delay_s``.  The fleet shrinks only
-    after the desired count has stayed below it for ``scale_down_delay_s``,
-    to the largest desired count seen meanwhile.  ``initial_replicas``
-    (default: what the fluid model wants for the first hour) serve from t=0.
-    """
-
-    min_replicas: int = 1
-    max_replicas: int
-    target_utilization: float = 0.6
-    scale_up_delay_s: float = 120.0
-    scale_down_delay_s: float = 300.0
-    interval_s: float = 60.0
-    initial_replicas: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ServingConfig:
-    """An inference service: replicas of ``chips_per_replica`` chips.
-
-    Chip power is ``chip_idle_w + (chip_busy_w - chip_idle_w) x utilization``.
-
-    Per-query cost, exactly one of:
-
-    - ``energy_wh_per_query``: measured energy of one query at busy power;
-      the per-query service time is ``b = energy x 3600 / (chips x busy W)``;
-    - ``flops_per_query`` with ``chip_peak_flops`` (FLOP/s per chip) and
-      ``hardware_efficiency`` (achieved fraction of peak):
-      ``b = flops / (chips x peak x efficiency)``;
-    - ``batching.latency_per_query_s`` given directly (a profiled latency model).
-
-    Fleet, exactly one of ``replicas`` (fixed) or ``autoscaling``.
-
-    ``latency_target_s`` / ``latency_target_percentile``: a service-level
-    objective (e.g. p99 <= 0.5 s) checked against the result; misses and
-    unreachable targets become warnings, not errors.
-    """
-
-    chip_busy_w: float
-    chip_idle_w: float
-    chips_per_replica: int = 1
-    energy_wh_per_query: float | None = None
-    flops_per_query: float | None = None
-    chip_peak_flops: float | None = None
-    hardware_efficiency: float | None = None
-    batching: Batching = field(default_factory=Batching)
-    replicas: int | None = None
-    autoscaling: Autoscaling | None = None
-    latency_target_s: float | None = None
-    latency_target_percentile: float = 99.0
-
-    @classmethod
-    def from_hardware(cls, hardware: str, **kwargs) -> "ServingConfig":
-        """Fill chip powers and peak FLOP/s from :data:`carbonsim.CATALOG`.
-
-        Busy power is the catalog's default (measured system power, else TDP);
-        idle power must be published or given as ``chip_idle_w``.
-        """
-        from ..model.hardware import CATALOG
-
-        if hardware not in CATALOG:
-            _fail("hardware", f"must be one of {sorted(CATALOG)}", hardware)
-        chip = CATALOG[hardware]
-        kwargs.setdefault("chip_busy_w", chip.default_power_w)
-        if "chip_idle_w" not in kwargs:
-            if chip.idle_w is None:
-                _fail("chip_idle_w", f"required: the catalog has no idle power for {hardware}", None)
-            kwargs["chip_idle_w"] = chip.idle_w
-        if kwargs.get("flops_per_query") is not None and chip.peak_tflops is not None:
-            kwargs.setdefault("chip_peak_flops", chip.peak_tflops * 1e12)
-        return cls(**kwargs)
-
-    def validate(self) -> "ResolvedServing":
-        """Check every field and return the resolved model (this object is not changed)."""
-        return _resolve(self)
-
-
-@dataclass(frozen=True)
-class ResolvedServing:
-    """A validated configuration in kernel units (s, W); built by :meth:`ServingConfig.validate`."""
-
-    config: ServingConfig
-    chips_per_replica: int
-    chip_busy_w: float
-    chip_idle_w: float
-    batch_fixed_s: float          # a
-    batch_per_query_s: float      # b
-    cost_source: str              # "energy_wh_per_query" | "flops_per_query" | "latency_per_query_s"
-    max_batch_size: int
-    max_wait_s: float
-    exponential_service: bool
-    replicas: int | None          # fixed fleet, or None when autoscaled
-    autoscale: bool
-    min_replicas: int
-    max_replicas: int
-    target_utilization: float
-    interval_s: float
-    scale_up_delay_s: float
-    scale_down_delay_s: float
-    initial_replicas: int | None
-    latency_target_s: float | None
-    latency_target_percentile: float
-
-    @property
-    def replica_busy_w(self) -> float:
-        return self.chips_per_replica * self.chip_busy_w
-
-    @property
-    def replica_idle_w(self) -> float:
-        return self.chips_per_replica * self.chip_idle_w
-
-    def batch_latency_s(self, batch_size):
-        """Mean latency of a batch: a + b x batch."""
-        return self.batch_fixed_s + self.batch_per_query_s * batch_size
-
-    def summary(self) -> str:
-        from ..cli.tables import serving_config_summary
-        return serving_config_summary(self)
-
-
-def _resolve(cfg) -> ResolvedServing:
-    if isinstance(cfg, ResolvedServing):
-        return cfg
-    if not isinstance(cfg, ServingConfig):
-        _fail("config", "must be a ServingConfig", type(cfg).__name__)
-    busy = _check_float("chip_busy_w", cfg.chip_busy_w, above=0.0)
-    idle = _check_float("chip_idle_w", cfg.chip_idle_w, minimum=0.0)
-    if idle > busy:
-        _fail("chip_idle_w", f"must be <= chip_busy_w ({busy:g})", idle)
-    chips = _check_int("chips_per_replica", cfg.chips_per_replica, minimum=1, maximum=1_000_000)
-
-    bt = cfg.batching
-    if not isinstance(bt, Batching):
-        _fail("batching", "must be a Batching", type(bt).__name__)
-    max_batch = _check_int("batching.max_batch_size", bt.max_batch_size, minimum=1, maximum=_MAX_BATCH)
-    max_wait = _check_float("batching.max_wait_s", bt.max_wait_s, minimum=0.0)
-    a = _check_float("batching.latency_fixed_s", bt.latency_fixed_s, minimum=0.0)
-    if bt.service_time not in SERVICE_TIMES:
-        _fail("batching.service_time", f"must be one of {SERVICE_TIMES}", bt.service_time)
-
-    given = [k for k, v in (("energy_wh_per_query", cfg.energy_wh_per_query),
-                            ("flops_per_query", cfg.flops_per_query),
-                            ("batching.latency_per_query_s", bt.latency_per_query_s)) if v is not None]
-    if len(given) != 1:
-        _fail("energy_wh_per_query | flops_per_query | batching.latency_per_query_s",
-              "give exactly one per-query cost (flops_per_query with chip_peak_flops and hardware_efficiency)",
-              given or None)
-    if cfg.flops_per_query is None:
-        for name in ("chip_peak_flops", "hardware_efficiency"):
-            if getattr(cfg, name) is not None:
-                _fail(name, "only used with flops_per_query", getattr(cfg, name))
-    if cfg.energy_wh_per_query is not None:
-        e = _check_float("energy_wh_per_query", cfg.energy_wh_per_query, above=0.0)
-        b = e * J_PER_WH / (chips * busy)
-        source = "energy_wh_per_query"
-    elif cfg.flops_per_query is not None:
-        flops = _check_float("flops_per_query", cfg.flops_per_query, above=0.0)
-        if cfg.chip_peak_flops is None:
-            _fail("chip_peak_flops", "required with flops_per_query (FLOP/s per chip)", None)
-        if cfg.hardware_efficiency is None:
-            _fail("hardware_efficiency", "required with flops_per_query (achieved fraction of peak, 0-1]", None)
-        peak = _check_float("chip_peak_flops", cfg.chip_peak_flops, above=0.0)
-        eff = _check_float("hardware_efficiency", cfg.hardware_efficiency, above=0.0, maximum=1.0)
-        b = flops / (chips * peak * eff)
-        source = "flops_per_query"
-    else:
-        b = _check_float("batching.latency_per_query_s", bt.latency_per_query_s, above=0.0)
-        source = "latency_per_query_s"
-    if not (math.isfinite(b) and b >= 1e-12 and a + b <= 1e9):
-        _fail("batching.latency_per_query_s", "the per-query service time must lie in [1e-12, 1e9] s", b)
-
-    if (cfg.replicas is None) == (cfg.autoscaling is None):
-        _fail("replicas", "give either a fixed fleet (replicas) or autoscaling, exactly one",
-              {"replicas": cfg.replicas, "autoscaling": cfg.autoscaling})
-    if cfg.replicas is not None:
-        n = _check_int("replicas", cfg.replicas, minimum=0, maximum=_MAX_REPLICAS)
-        fleet = dict(replicas=n, autoscale=False, min_replicas=n, max_replicas=n, target_utilization=1.0,
-                     interval_s=SECONDS_PER_HOUR, scale_up_delay_s=0.0, scale_down_delay_s=0.0,
-                     initial_replicas=n)
-    else:
-        asc = cfg.autoscaling
-        if not isinstance(asc, Autoscaling):
-            _fail("autoscaling", "must be an Autoscaling", type(asc).__name__)
-        lo = _check_int("autoscaling.min_replicas", asc.min_replicas, minimum=1, maximum=_MAX_REPLICAS)
-        hi = _check_int("autoscaling.max_replicas", asc.max_replicas, minimum=1, maximum=_MAX_REPLICAS)
-        if hi < lo:
-            _fail("autoscaling.max_replicas", f"must be >= min_replicas ({lo})", hi)
-        init = _check_int("autoscaling.initial_replicas", asc.initial_replicas, minimum=lo, maximum=hi,
-                          optional=True)
-        fleet = dict(
-            replicas=None, autoscale=True, min_replicas=lo, max_replicas=hi,
-            target_utilization=_check_float("autoscaling.target_utilization", asc.target_utilization,
-                                            above=0.0, maximum=1.0),
-            interval_s=_check_float("autoscaling.interval_s", asc.interval_s, minimum=1e-3),
-            scale_up_delay_s=_check_float("autoscaling.scale_up_delay_s", asc.scale_up_delay_s, minimum=0.0),
-            scale_down_delay_s=_check_float("autoscaling.scale_down_delay_s", asc.scale_down_delay_s,
-                                            minimum=0.0),
-            initial_replicas=init)
-
-    target = _check_float("latency_target_s", cfg.latency_target_s, above=0.0, optional=True)
-    pct = _check_float("latency_target_percentile", cfg.latency_target_percentile, above=0.0, maximum=100.0)
-    return ResolvedServing(
-        config=cfg, chips_per_replica=chips, chip_busy_w=busy, chip_idle_w=idle, batch_fixed_s=a,
-        batch_per_query_s=b, cost_source=source, max_batch_size=max_batch, max_wait_s=max_wait,
-        exponential_service=bt.service_time == "exponential", latency_target_s=target,
-        latency_target_percentile=pct, **fleet)
-
 
 def _parse_rate(hourly_rate_per_s) -> np.ndarray:
     try:
@@ -336,20 +66,20 @@ def _parse_rate(hourly_rate_per_s) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"hourly_rate_per_s: must be a 1-D array of numbers, got {hourly_rate_per_s!r:.60}") from exc
     if rate.ndim != 1 or rate.size == 0:
-        _fail("hourly_rate_per_s", "must be a non-empty 1-D array (one rate per hour)", rate.shape)
+        fail("hourly_rate_per_s", "must be a non-empty 1-D array (one rate per hour)", rate.shape)
     if rate.size > _MAX_HOURS:
-        _fail("hourly_rate_per_s", f"must have at most {_MAX_HOURS} hours", rate.size)
+        fail("hourly_rate_per_s", f"must have at most {_MAX_HOURS} hours", rate.size)
     bad = ~(np.isfinite(rate) & (rate >= 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        _fail(f"hourly_rate_per_s[{i}]", "must be finite and >= 0 (requests per second)", float(rate[i]))
+        fail(f"hourly_rate_per_s[{i}]", "must be finite and >= 0 (requests per second)", float(rate[i]))
     rate.setflags(write=False)
     return rate
 
 
 def _check_fleet_for_traffic(r: ResolvedServing, has_traffic: bool) -> None:
     if has_traffic and not r.autoscale and r.replicas < 1:
-        _fail("replicas", "must be >= 1 when traffic is > 0", r.replicas)
+        fail("replicas", "must be >= 1 when traffic is > 0", r.replicas)
 
 
 def _seed_sequence(seed) -> np.random.SeedSequence:
@@ -357,7 +87,9 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
         return seed
     if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0):
         return np.random.SeedSequence(seed)
-    _fail("seed", "must be a non-negative integer, a numpy SeedSequence or None", seed)
+    fail("seed", "must be a non-negative integer, a numpy SeedSequence or None", seed)
+
+
 
 
 # --------------------------------------------------------------------------
@@ -722,7 +454,7 @@ def simulate_fluid(config, hourly_rate_per_s) -> ServingResult:
 
     Latency percentiles are NaN; the mean latency is an M/G/c approximation.
     """
-    r = _resolve(config)
+    r = resolve_serving(config)
     rate = _parse_rate(hourly_rate_per_s)
     _check_fleet_for_traffic(r, bool(rate.max() > 0))
     return _simulate_fluid(r, rate, reason="mode='fluid'")
@@ -799,40 +531,40 @@ def simulate_trace(config, arrival_times_s, *, n_hours: int | None = None, seed=
 def _simulate_trace(config, arrival_times_s, *, n_hours, seed, engine):
     t = np.ascontiguousarray(arrival_times_s, dtype=np.float64)
     if t.ndim != 1:
-        _fail("arrival_times_s", "must be a 1-D array of seconds", t.shape)
+        fail("arrival_times_s", "must be a 1-D array of seconds", t.shape)
     if t.size:
         bad = ~(np.isfinite(t) & (t >= 0))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            _fail(f"arrival_times_s[{i}]", "must be finite and >= 0", float(t[i]))
+            fail(f"arrival_times_s[{i}]", "must be finite and >= 0", float(t[i]))
         dec = np.flatnonzero(np.diff(t) < 0)
         if dec.size:
-            _fail(f"arrival_times_s[{int(dec[0]) + 1}]", "must not be earlier than the time before it",
+            fail(f"arrival_times_s[{int(dec[0]) + 1}]", "must not be earlier than the time before it",
                   float(t[dec[0] + 1]))
     span = int(t[-1] // SECONDS_PER_HOUR) + 1 if t.size else 1
     if n_hours is None:
         n_hours = span
-    n_hours = _check_int("n_hours", n_hours, minimum=span, maximum=_MAX_HOURS)
+    n_hours = check_value("n_hours", n_hours, Annotated[int, Field(ge=span, le=_MAX_HOURS)])
     counts = np.bincount((t // SECONDS_PER_HOUR).astype(np.int64), minlength=n_hours)
     rate = counts / SECONDS_PER_HOUR          # the trace's hourly rate, for the fluid estimate
     return _simulate_requests(config, rate, t, seed=seed, engine=engine)
 
 
 def _simulate_requests(config, hourly_rate_per_s, trace, *, seed, engine, reason="mode='requests'"):
-    r = _resolve(config)
+    r = resolve_serving(config)
     rate = _parse_rate(hourly_rate_per_s)
     n_hours = rate.size
     _check_fleet_for_traffic(r, bool(rate.max() > 0))
     hour_max = float(rate.max()) * SECONDS_PER_HOUR
     if hour_max + 10.0 * math.sqrt(hour_max) + 10.0 > _HOURLY_COUNT_LIMIT:
         h = int(np.argmax(rate))
-        _fail(f"hourly_rate_per_s[{h}]", "is too high for the request-level engine (more than 2**32 requests in "
+        fail(f"hourly_rate_per_s[{h}]", "is too high for the request-level engine (more than 2**32 requests in "
               "one hour); use simulate_fluid or mode='auto'", float(rate[h]))
     if n_hours * N_HIST_BINS * 4 > _HIST_MAX_BYTES:
-        _fail("hourly_rate_per_s", f"is too long for the request-level engine's hourly latency histograms "
+        fail("hourly_rate_per_s", f"is too long for the request-level engine's hourly latency histograms "
               f"(at most {_HIST_MAX_BYTES // (N_HIST_BINS * 4)} hours); use simulate_fluid", n_hours)
     if r.autoscale and n_hours * SECONDS_PER_HOUR / r.interval_s > 1e9:
-        _fail("autoscaling.interval_s", f"is too short for {n_hours} hours (more than 1e9 controller ticks)",
+        fail("autoscaling.interval_s", f"is too short for {n_hours} hours (more than 1e9 controller ticks)",
               r.interval_s)
     ss = _seed_sequence(seed)
     arrival_ss, service_ss = ss.spawn(2)
@@ -905,13 +637,13 @@ def simulate(config, hourly_rate_per_s, *, seed, mode: str = "auto",
     choice and its reason are in ``result.mode`` and ``result.mode_reason``.
     """
     if mode not in ("auto", "requests", "fluid"):
-        _fail("mode", "must be 'auto', 'requests' or 'fluid'", mode)
-    r = _resolve(config)
+        fail("mode", "must be 'auto', 'requests' or 'fluid'", mode)
+    r = resolve_serving(config)
     rate = _parse_rate(hourly_rate_per_s)
     _check_fleet_for_traffic(r, bool(rate.max() > 0))
     expected = float(rate.sum()) * SECONDS_PER_HOUR
     if mode == "auto":
-        limit = _check_float("request_limit", request_limit, minimum=0.0)
+        limit = float(check_value("request_limit", request_limit, NonNegative))
         too_long = rate.size * N_HIST_BINS * 4 > _HIST_MAX_BYTES
         mode = "requests" if expected <= limit and not too_long else "fluid"
         reason = (f"auto: {expected:.3g} expected requests {'<=' if mode == 'requests' else '>'} "
@@ -959,13 +691,13 @@ def compare_fluid(config, hourly_rate_per_s, *, seed, hours=None, n_samples: int
     compared with the fluid model on the same two hours.  ``hours`` defaults
     to ``n_samples`` evenly spaced hours with traffic.
     """
-    r = _resolve(config)
+    r = resolve_serving(config)
     rate = _parse_rate(hourly_rate_per_s)
     _check_fleet_for_traffic(r, bool(rate.max() > 0))
     if hours is None:
         busy_hours = np.flatnonzero(rate > 0)
         if busy_hours.size == 0:
-            _fail("hourly_rate_per_s", "has no traffic to compare", 0)
+            fail("hourly_rate_per_s", "has no traffic to compare", 0)
         pick = np.unique(np.linspace(0, busy_hours.size - 1, min(n_samples, busy_hours.size)).round().astype(int))
         hours = busy_hours[pick]
     hours = np.asarray(hours, dtype=np.int64)
@@ -975,7 +707,7 @@ def compare_fluid(config, hourly_rate_per_s, *, seed, hours=None, n_samples: int
     for h, child in zip(hours, children):
         pair = np.array([rate[h - 1] if h > 0 else rate[h], rate[h]])
         if pair.sum() * SECONDS_PER_HOUR > request_limit:
-            _fail(f"hourly_rate_per_s[{h}]", f"is too high to compare at request level within request_limit "
+            fail(f"hourly_rate_per_s[{h}]", f"is too high to compare at request level within request_limit "
                   f"{request_limit:g}", float(rate[h]))
         rr = _simulate_requests(r, pair, None, seed=child, engine=_serving.simulate)
         fl = _simulate_fluid(r, pair, reason="compare")

@@ -290,35 +290,35 @@ def test_missed_latency_target_and_overload_are_warnings():
 
 
 BAD_CONFIGS = [
-    (dict(chip_busy_w=-1.0), r"^chip_busy_w: must be > 0, got -1\.0$"),
-    (dict(chip_busy_w=float("nan")), r"^chip_busy_w: must be a finite number, got nan$"),
-    (dict(chip_idle_w=500.0), r"^chip_idle_w: must be <= chip_busy_w \(300\), got 500\.0$"),
-    (dict(chips_per_replica=0), r"^chips_per_replica: must be an integer in \[1, 1000000\], got 0$"),
-    (dict(chips_per_replica=2.0), r"^chips_per_replica: must be an integer, got 2\.0$"),
-    (dict(replicas=True), r"^replicas: must be an integer, got True$"),
-    (dict(replicas=-2), r"^replicas: must be an integer in \[0, 10000000\], got -2$"),
+    (dict(chip_busy_w=-1.0), r"^chip_busy_w: must be greater than 0, got -1\.0$"),
+    (dict(chip_busy_w=float("nan")), r"^chip_busy_w: must be a finite number \(not NaN or inf\), got nan$"),
+    (dict(chip_idle_w=500.0), r"^chip_idle_w: must be less than or equal to chip_busy_w \(300\), got 500\.0$"),
+    (dict(chips_per_replica=0), r"^chips_per_replica: must be greater than or equal to 1, got 0$"),
+    (dict(chips_per_replica=2.0), r"^chips_per_replica: must be a whole number \(an integer, without a decimal point\), got 2\.0$"),
+    (dict(replicas=True), r"^replicas: must be a valid integer, got True$"),
+    (dict(replicas=-2), r"^replicas: must be greater than or equal to 0, got -2$"),
     (dict(replicas=None), r"^replicas: give either a fixed fleet"),
     (dict(autoscaling=Autoscaling(max_replicas=3)), r"^replicas: give either a fixed fleet"),
     (dict(replicas=None, autoscaling=Autoscaling(min_replicas=4, max_replicas=3)),
-     r"^autoscaling.max_replicas: must be >= min_replicas \(4\), got 3$"),
+     r"^autoscaling.max_replicas: must be greater than or equal to min_replicas \(4\), got 3$"),
     (dict(replicas=None, autoscaling=Autoscaling(max_replicas=3, target_utilization=0.0)),
-     r"^autoscaling.target_utilization: must be > 0, got 0\.0$"),
+     r"^autoscaling.target_utilization: must be greater than 0, got 0\.0$"),
     (dict(replicas=None, autoscaling=Autoscaling(max_replicas=3, scale_up_delay_s=-5)),
-     r"^autoscaling.scale_up_delay_s: must be >= 0, got -5\.0$"),
+     r"^autoscaling.scale_up_delay_s: must be greater than or equal to 0, got -5$"),
     (dict(replicas=None, autoscaling=Autoscaling(max_replicas=3, initial_replicas=9)),
      r"^autoscaling.initial_replicas: must be an integer in \[1, 3\], got 9$"),
     (dict(batching=Batching(max_batch_size=0, latency_per_query_s=0.1)),
-     r"^batching.max_batch_size: must be an integer in \[1, 1048576\], got 0$"),
-    (dict(batching=Batching(max_wait_s=-1.0, latency_per_query_s=0.1)), r"^batching.max_wait_s: must be >= 0"),
+     r"^batching.max_batch_size: must be greater than or equal to 1, got 0$"),
+    (dict(batching=Batching(max_wait_s=-1.0, latency_per_query_s=0.1)), r"^batching.max_wait_s: must be greater than or equal to 0, got -1\.0$"),
     (dict(batching=Batching(service_time="normal", latency_per_query_s=0.1)),
-     r"^batching.service_time: must be one of \('deterministic', 'exponential'\), got 'normal'$"),
+     r"^batching.service_time: must be 'deterministic' or 'exponential', got 'normal'$"),
     (dict(batching=Batching()), r"give exactly one per-query cost"),
     (dict(energy_wh_per_query=0.01), r"give exactly one per-query cost"),
     (dict(batching=Batching(), flops_per_query=1e12), r"^chip_peak_flops: required with flops_per_query"),
     (dict(batching=Batching(), flops_per_query=1e12, chip_peak_flops=1e14, hardware_efficiency=1.5),
-     r"^hardware_efficiency: must be <= 1, got 1\.5$"),
+     r"^hardware_efficiency: must be less than or equal to 1, got 1\.5$"),
     (dict(chip_peak_flops=1e14), r"^chip_peak_flops: only used with flops_per_query"),
-    (dict(latency_target_s=0.0), r"^latency_target_s: must be > 0, got 0\.0$"),
+    (dict(latency_target_s=0.0), r"^latency_target_s: must be greater than 0, got 0\.0$"),
 ]
 
 
@@ -348,7 +348,7 @@ def test_bad_arguments():
         serving.simulate_requests(fixed(), [1.0], seed=-3)
     with pytest.raises(ValueError, match=r"^arrival_times_s\[2\]: must not be earlier than the time before it"):
         serving.simulate_trace(fixed(), [1.0, 5.0, 2.0])
-    with pytest.raises(ValueError, match=r"^n_hours: must be an integer in \[2, "):
+    with pytest.raises(ValueError, match=r"^n_hours: must be greater than or equal to 2, got 1$"):
         serving.simulate_trace(fixed(), [1.0, 4000.0], n_hours=1)
     with pytest.raises(ValueError, match=r"^config: must be a ServingConfig"):
         serving.simulate_fluid({"replicas": 1}, [1.0])
