@@ -23,11 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels
 from ..model.errors import SimulationError
+from ..model.units import (
+    J_PER_KWH,  # noqa: E402,F401  (re-exported)
+    SECONDS_PER_HOUR,  # noqa: E402
+)
+from . import _kernels
 
-from ..model.units import SECONDS_PER_HOUR  # noqa: E402
-from ..model.units import J_PER_KWH  # noqa: E402,F401  (re-exported)
 #: Order of the signals in an intensity table's last axis.
 SIGNALS = ("gross", "net")
 

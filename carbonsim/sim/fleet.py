@@ -38,6 +38,7 @@ import numpy as np
 import simpy
 
 from ..model.units import SECONDS_PER_HOUR as HOUR  # noqa: E402
+
 BUSY, IDLE = 0, 1
 
 
