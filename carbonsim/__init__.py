@@ -10,18 +10,31 @@ The public API: :func:`load` a file (or build a :class:`Scenario` in Python),
 :func:`compare` (two variants, break-even).  The layers behind it are described
 in docs/architecture.md.
 """
+import os as _os
+
 from . import _moved
 from ._version import __version__
 from .model import ResolvedScenario, Scenario, load, resolve
 from .model.errors import Problem, ScenarioError, SimulationError
 from .model.hardware import CATALOG, Hardware
 from .results import Result, WorkloadResult
-from .sim.simulate import run
+from .sim import simulate as _simulate
 from .studies.compare import compare
 from .studies.montecarlo import UncertaintyResult, monte_carlo
 from .studies.sweep import sweep
 
 _moved.install()
+
+
+def run(scenario, *, hourly: bool = False, num_threads: int = 1) -> Result:
+    """Simulate a scenario: the path of a scenario file, a :class:`Scenario` or a
+    :class:`ResolvedScenario`; returns a :class:`Result`."""
+    if isinstance(scenario, (str, _os.PathLike)):
+        scenario = load(scenario)
+    if isinstance(scenario, Scenario):
+        scenario = scenario.validate()
+    return _simulate.run(scenario, hourly=hourly, num_threads=num_threads)
+
 
 __all__ = [
     "__version__", "CATALOG", "Hardware", "Problem", "Result", "ResolvedScenario", "Scenario",

@@ -1,4 +1,4 @@
-# Compiled hot loops of carbonsim (private module ``carbonsim._kernels``).
+# Compiled hot loops of carbonsim (private module ``carbonsim.sim._kernels``).
 #
 # Design (after scikit-learn's ``_loss.pyx``): the public Python layer
 # validates and converts every input, allocates every output and fixes dtype

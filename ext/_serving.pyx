@@ -1,5 +1,5 @@
 # Request-level simulation of an inference service (private module
-# ``carbonsim._serving``).
+# ``carbonsim.sim._serving``).
 #
 # Design (as in ``_kernels.pyx``): ``carbonsim/serving.py`` validates the
 # configuration and the traffic, resolves units (seconds, watts), allocates and

@@ -7,8 +7,8 @@ import numpy as np
 
 from .._version import __version__
 from ..model import uncertain as unc
+from ..model.distributions import percentile_key
 from ..model.units import SECONDS_PER_DAY
-from ..studies.montecarlo import percentile_key
 
 
 def uncertainty_headline(result) -> str:

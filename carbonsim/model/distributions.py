@@ -446,3 +446,8 @@ def dedupe_problems(problems: list[Problem]) -> list[Problem]:
             seen.add(p.path)
             out.append(p)
     return out
+
+
+def percentile_key(p: float) -> str:
+    """The key of percentile ``p`` in statistics dicts: ``5.0 -> "5"``, ``97.5 -> "97.5"``."""
+    return f"{p:g}"

@@ -58,7 +58,7 @@ class Datacenter:
 
 @dataclass(frozen=True)
 class Policy:
-    """Resolved ``policy`` table (see :class:`carbonsim.engine.Policy`)."""
+    """Resolved ``policy`` table (see :class:`carbonsim.sim.fleet.Policy`)."""
 
     placement: str = "fixed"
     datacenters: tuple[str, ...] = ()
@@ -167,7 +167,7 @@ class Service:
     timezone: str
     growth_per_year: float
     burstiness: float
-    config: Any                            # carbonsim.serving.ServingConfig
+    config: Any                            # carbonsim.model.serving.ServingConfig
     power_w_per_chip: float
     power_source: str
     mode: str = "auto"

@@ -365,7 +365,7 @@ def parse(document: Mapping, source: str | None = None) -> UncertainScenario:
     """Find, check and classify the uncertain values of a scenario document.
 
     Raises :class:`ScenarioError` listing every bad distribution with its path.
-    The nominal document is *not* validated here: :func:`carbonsim.scenario.resolve` does that.
+    The nominal document is *not* validated here: :func:`carbonsim.model.resolve` does that.
     """
     if not isinstance(document, Mapping):
         raise ScenarioError([Problem("", "a scenario must be a table of keys", type(document).__name__)], source)

@@ -5,7 +5,7 @@ Two engines share one configuration and one result type:
 - :func:`simulate_requests`, request level: seeded non-homogeneous Poisson
   arrivals, dynamic batching on a fleet of replicas with a central queue,
   optional autoscaling, per-hour aggregates and latency histograms (compiled
-  kernel ``carbonsim._serving``; memory does not grow with the number of
+  kernel ``carbonsim.sim._serving``; memory does not grow with the number of
   requests).  :func:`simulate_trace` replays given arrival times instead.
 - :func:`simulate_fluid`, per-hour expectations (no randomness), for volumes
   far beyond request level.

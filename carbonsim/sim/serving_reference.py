@@ -1,6 +1,6 @@
 """Slow, plain-Python twin of the request-level serving kernel.
 
-:func:`simulate` has the signature of ``carbonsim._serving.simulate`` and
+:func:`simulate` has the signature of ``carbonsim.sim._serving.simulate`` and
 fills the same (zeroed) output arrays.  It is written for reading, with
 ``heapq`` for the replicas, a ``deque`` for the look-ahead and a generator
 for the arrivals, but it performs the same floating-point operations in the
@@ -12,7 +12,7 @@ Random numbers: U = (next_uint64 >> 11) * 2**-53, which is numpy's
 ``PCG64.random_raw`` and the conversion is done in Python.
 
 :func:`simulate_requests` runs a configuration through this twin and the same
-post-processing as :func:`carbonsim.serving.simulate_requests`.
+post-processing as :func:`carbonsim.sim.serving.simulate_requests`.
 """
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ def simulate(rate_per_s, trace_s, use_trace, arrival_bitgen, service_bitgen,
              interval_s, up_delay_s, down_delay_s, hist_exp0,
              requests, busy_replica_s, provisioned_replica_s, latency_sum_s, wait_sum_s,
              latency_max_s, latency_hist, totals, counts):
-    """Same contract as ``carbonsim._serving.simulate`` (see ext/_serving.pyx)."""
+    """Same contract as ``carbonsim.sim._serving.simulate`` (see ext/_serving.pyx)."""
     n_hours = len(rate_per_s)
     n_bins = latency_hist.shape[1]
     t_end = n_hours * SECONDS_PER_HOUR
@@ -256,14 +256,14 @@ def simulate(rate_per_s, trace_s, use_trace, arrival_bitgen, service_bitgen,
 
 
 def simulate_requests(config, hourly_rate_per_s, *, seed):
-    """:func:`carbonsim.serving.simulate_requests` computed by this reference (slow)."""
+    """:func:`carbonsim.sim.serving.simulate_requests` computed by this reference (slow)."""
     from . import serving
 
     return serving._simulate_requests(config, hourly_rate_per_s, None, seed=seed, engine=simulate)
 
 
 def simulate_trace(config, arrival_times_s, *, n_hours=None, seed=None):
-    """:func:`carbonsim.serving.simulate_trace` computed by this reference (slow)."""
+    """:func:`carbonsim.sim.serving.simulate_trace` computed by this reference (slow)."""
     from . import serving
 
     return serving._simulate_trace(config, arrival_times_s, n_hours=n_hours, seed=seed, engine=simulate)

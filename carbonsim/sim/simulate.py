@@ -11,12 +11,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import os
 
 import numpy as np
 
 from .. import grid as gridmod
-from ..model.builder import load
 from ..model.errors import Problem, ScenarioError
 from ..model.objects import JobStream, ResolvedScenario, Search, Service, TrainingRun
 from ..model.units import SECONDS_PER_HOUR as HOUR  # noqa: E402
@@ -311,11 +309,9 @@ class Simulated:
     services: dict = dataclasses.field(default_factory=dict)
 
 
-def run(scenario, *, hourly: bool = False, num_threads: int = 1):
-    """Simulate a scenario (a :class:`ResolvedScenario`, a :class:`carbonsim.Scenario` or the path of a
-    scenario file); returns a :class:`carbonsim.results.Result`."""
-    if not isinstance(scenario, ResolvedScenario):
-        scenario = (load(scenario) if isinstance(scenario, (str, os.PathLike)) else scenario).validate()
+def run(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1):
+    """Simulate a resolved scenario; returns a :class:`carbonsim.results.Result`
+    (:func:`carbonsim.run` also takes a file path or a :class:`carbonsim.Scenario`)."""
     sim = simulate(scenario, hourly=hourly, num_threads=num_threads)
     return build_result(sim)
 

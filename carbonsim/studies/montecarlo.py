@@ -40,6 +40,7 @@ import numpy as np
 
 from .._version import __version__
 from ..model import uncertain as unc
+from ..model.distributions import percentile_key
 from ..model.errors import Problem, ScenarioError
 from .execution import (
     BASIS_CACHE,
@@ -166,10 +167,6 @@ class UncertaintyResult:
         """Histogram and CDF of total CO2e, and the tornado chart if computed (needs matplotlib)."""
         from ..cli.plots import uncertainty_plots
         return uncertainty_plots(self, directory)
-
-
-def percentile_key(p: float) -> str:
-    return f"{p:g}"
 
 
 def _stats(v: np.ndarray, percentiles) -> dict:
