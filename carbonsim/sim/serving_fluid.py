@@ -11,14 +11,8 @@ import statistics
 
 import numpy as np
 
-from ..model.serving import (  # noqa: F401
-    SERVICE_TIMES,
-    Autoscaling,
-    Batching,
+from ..model.serving import (
     ResolvedServing,
-    ServingConfig,
-    check_value,
-    fail,
     resolve_serving,
 )
 from ..model.units import SECONDS_PER_HOUR

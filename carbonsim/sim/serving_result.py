@@ -9,17 +9,11 @@ import numpy as np
 
 from .._version import __version__
 from ..model.errors import SimulationError
-from ..model.serving import (  # noqa: F401
-    SERVICE_TIMES,
-    Autoscaling,
-    Batching,
+from ..model.serving import (
     ResolvedServing,
-    ServingConfig,
-    check_value,
     fail,
-    resolve_serving,
 )
-from ..model.units import J_PER_WH, SECONDS_PER_HOUR  # noqa: F401
+from ..model.units import J_PER_WH
 from . import _serving
 
 #: Latency histogram: HIST_SUB linear bins per octave, HIST_OCTAVES octaves,
