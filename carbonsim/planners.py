@@ -327,7 +327,70 @@ def _bound_tables(lengths, v):
     return cl.tolist(), cc.tolist(), v[order].tolist()
 
 
-def _fronts(lengths, v, overhead, target, limit):
+def _psi(lengths, v, overhead, lam):
+    """Lagrangian completions: ``psi[s][i]`` = the least ``cost - lam x U`` of anything
+    run in slots i, i+1, ... (in the pass's order) after state s at boundary i
+    (U counts an overhead for every run that resumes).  For any lam >= 0, a point
+    (U, cost, s) at boundary i cannot end cheaper than
+    ``cost + max(0, psi[s][i] + lam x (target - U))``."""
+    n = len(v)
+    pe, pg, pr = [0.0] * (n + 1), [0.0] * (n + 1), [0.0] * (n + 1)
+    e = g = r = 0.0
+    lo = lam * overhead
+    ls, vs = lengths.tolist(), v.tolist()
+    for i in range(n - 1, -1, -1):
+        on = (vs[i] - lam) * ls[i] + r            # run slot i (then continue as state R)
+        r, g, e = min(on, g), min(on + lo, g), min(on, e)
+        pe[i], pg[i], pr[i] = e, g, r
+    return pe, pg, pr
+
+
+def _psi_plan(lengths, v, overhead, lam, psi):
+    """The schedule (slot indices) attaining ``psi`` from state E at boundary 0, and its U."""
+    pe, pg, pr = psi
+    ls, vs = lengths.tolist(), v.tolist()
+    lo = lam * overhead
+    state, on, runs, time_run = _E, [], 0, 0.0
+    for i in range(len(vs)):
+        run = (vs[i] - lam) * ls[i] + pr[i + 1] + (lo if state == _G else 0.0)
+        stay = (pe if state == _E else pg)[i + 1]
+        if run <= stay:
+            if state != _R:
+                runs += 1
+            on.append(i)
+            time_run += ls[i]
+            state = _R
+        elif state != _E:
+            state = _G
+    return on, time_run - overhead * max(runs - 1, 0)
+
+
+def _trim(values, prefix, segments, work, overhead):
+    """Cut a schedule holding more than it needs down to exactly what it needs,
+    each cut taken from the segment edge where it saves most."""
+    segs = [list(x) for x in segments]
+    while True:
+        excess = sum(n for _, n in segs) - work - overhead * (len(segs) - 1)
+        if excess <= TOL:
+            return fit([tuple(x) for x in segs], work, overhead)
+        best, choice = -1.0, None
+        for j, (st, n) in enumerate(segs):
+            cut = min(excess, n)
+            head = _cumulative1(values, prefix, st + cut) - _cumulative1(values, prefix, st)
+            tail = _cumulative1(values, prefix, st + n) - _cumulative1(values, prefix, st + n - cut)
+            if head > best:
+                best, choice = head, (j, 0, cut)
+            if tail > best:
+                best, choice = tail, (j, 1, cut)
+        j, side, cut = choice
+        if side == 0:
+            segs[j][0] += cut
+        segs[j][1] -= cut
+        if segs[j][1] <= TOL:
+            del segs[j]
+
+
+def _fronts(lengths, v, overhead, target, limit, lam):
     """One pass of the run-structure programme over the slots in the given order.
 
     ``fronts[i] = (E, G, R)`` after the first i slots, each a list of points
@@ -335,9 +398,11 @@ def _fronts(lengths, v, overhead, target, limit):
     run yet, G something run and slot i-1 off, R slot i-1 run.
     ``U = time run - overhead x (runs - 1)``, capped at ``target`` (more is worth
     nothing).  A point is dropped when another has at least its U at no more
-    cost, or when its cost plus the cheapest possible rest (the slots still to
-    come, cheapest first, any pieces; plus one overhead after state G) exceeds
-    ``limit``."""
+    cost, or when it cannot end within ``limit``: cost so far plus
+    ``max(0, psi + lam x (target - U))`` (the Lagrangian bound of :func:`_psi`) or
+    plus the cost of the cheapest slots still to come (any pieces, one more
+    overhead after state G) exceeds it."""
+    _, psi_g, psi_r = _psi(lengths, v, overhead, lam)
     cl, cc, vs = _bound_tables(lengths, v)
     o, T = overhead, target
     E = [(0.0, 0.0, _E, 0)]
@@ -346,35 +411,37 @@ def _fronts(lengths, v, overhead, target, limit):
     for i, (n, value) in enumerate(zip(lengths.tolist(), v.tolist())):
         _, G, R = fronts[-1]
         run = value * n
+        # keep (nu, c) when c <= limit and c + lam x nu <= limit - psi - lam x T
+        tg = limit - psi_g[i + 1] - lam * T
+        tr = limit - psi_r[i + 1] - lam * T
+        off = [(nu, c, _G, j) for j, (nu, c, _, _) in enumerate(G) if c + lam * nu <= tg]
+        off += [(nu, c, _R, j) for j, (nu, c, _, _) in enumerate(R) if c + lam * nu <= tg]
+        on = []
+        nu = -min(n, T)
+        if run <= limit and run + lam * nu <= tr:
+            on.append((nu, run, _E, 0))
+        for j, (nu, c, _, _) in enumerate(G):
+            nu, c = max(nu - n + o, -T), c + run
+            if c <= limit and c + lam * nu <= tr:
+                on.append((nu, c, _G, j))
+        for j, (nu, c, _, _) in enumerate(R):
+            nu, c = max(nu - n, -T), c + run
+            if c <= limit and c + lam * nu <= tr:
+                on.append((nu, c, _R, j))
         cli, cci = cl[i + 1], cc[i + 1]
         m = len(cli)
-
-        def fits(c, amount):
-            if amount <= TOL:
-                return c <= limit
-            k = bisect_left(cli, amount - TOL)
-            return k < m and c + cci[k] - vs[k] * (cli[k] - amount) <= limit
-
-        off = [(nu, c, _G, j) for j, (nu, c, _, _) in enumerate(G) if fits(c, T + nu + o)]
-        off += [(nu, c, _R, j) for j, (nu, c, _, _) in enumerate(R) if fits(c, T + nu + o)]
-        on = []
-        u = min(n, T)
-        if fits(run, T - u):
-            on.append((-u, run, _E, 0))
-        for j, (nu, c, _, _) in enumerate(G):
-            u = min(n - nu - o, T)
-            if fits(c + run, T - u):
-                on.append((-u, c + run, _G, j))
-        for j, (nu, c, _, _) in enumerate(R):
-            u = min(n - nu, T)
-            if fits(c + run, T - u):
-                on.append((-u, c + run, _R, j))
         kept = []
-        for pts in (off, on):
+        for pts, extra in ((off, o), (on, 0.0)):
             pts.sort()
             out, least = [], inf
             for q in pts:
                 if q[1] < least:
+                    # the greedy bound: the cheapest slots still to come, any pieces
+                    need = T + q[0] + extra
+                    if need > TOL:
+                        k = bisect_left(cli, need - TOL)
+                        if k >= m or q[1] + cci[k] - vs[k] * (cli[k] - need) > limit:
+                            continue
                     out.append(q)
                     least = q[1]
             kept.append(out)
@@ -456,20 +523,76 @@ def cheapest(values, prefix, release: float, deadline: float, work: float,
             if _better(c, best_cost):
                 best_cost, best_plan = c, segs
 
+    # a Lagrangian lower bound: for any lam >= 0 no schedule costs less than
+    # lam x work + min(cost - lam x U); lam from the marginal slots of the greedy plans
+    order = np.lexsort((np.arange(n), v))
+    cum = np.cumsum(lengths[order])
+    lam, bound, lam_psi = 0.0, 0.0, None
+    for k in (0, 1, 2, 3):
+        at = min(int(np.searchsorted(cum, work + k * o - TOL)), n - 1)
+        trial = float(v[order[at]])
+        psi = _psi(lengths, v, o, trial)
+        if trial * work + psi[0][0] > bound:
+            lam, bound, lam_psi = trial, trial * work + psi[0][0], psi
+    if best_cost <= bound * (1 + _REL) + 1e-9:
+        return best_plan
+    # and a schedule from it: the Lagrangian optimum at lam, cut to size, when it holds the work
+    if lam_psi is not None:
+        on, u = _psi_plan(lengths, v, o, lam, lam_psi)
+        if u >= work - TOL:
+            segs = _trim(values, prefix, _segments([(edges[i], edges[i + 1]) for i in on]), work, o)
+            c = cost(values, prefix, segs)
+            if _better(c, best_cost):
+                best_cost, best_plan = c, segs
+                if best_cost <= bound * (1 + _REL) + 1e-9:
+                    return best_plan
+
+    # exhaustive search, first with a limit just above the lower bound (small fronts;
+    # whatever it finds is optimal), widening up to the best schedule known
+    for widen in (2e-3, 1.6e-2, None):
+        limit = best_cost if widen is None else bound * (1 + widen)
+        if widen is not None and limit >= best_cost:
+            continue
+        got = _search(values, prefix, edges, lengths, v, work, o, lam, limit)
+        if got is not None:
+            return got
+    return best_plan
+
+
+def _search(values, prefix, edges, lengths, v, work, o, lam, limit):
+    """The cheapest schedule costing less than ``limit`` (None if there is none)."""
+    n = len(lengths)
+    best_cost = limit
     target = work
     limit = best_cost + _REL * abs(best_cost) + 1e-9
-    fwd = _fronts(lengths, v, o, target, limit)
-    bwd = _fronts(lengths[::-1], v[::-1], o, target, limit)
+    fwd = _fronts(lengths, v, o, target, limit, lam)
+    bwd = _fronts(lengths[::-1], v[::-1], o, target, limit, lam)
     found = None
     for s in (_G, _R):                                   # (a) whole slots only
         for j, (nu, c, _, _) in enumerate(fwd[n][s]):
             if -nu >= target - TOL and _better(c, best_cost):
                 best_cost, found = c, ("whole", s, j)
     lengths_l, v_l = lengths.tolist(), v.tolist()
+    inf = math.inf
+
+    def low(front):      # least cost - lam x U of a boundary's G and R points
+        return (min((c + lam * nu for nu, c, _, _ in front[_G]), default=inf),
+                min((c + lam * nu for nu, c, _, _ in front[_R]), default=inf))
+
+    lo_f = [low(f) for f in fwd]
+    lo_b = [low(f) for f in bwd]
+    lo_o = lam * o
     for x in range(n):                                   # (b) whole slots and a part of slot x
+        lx, vx = lengths_l[x], v_l[x]
+        # Lagrangian skip: total - lam x target = (pc - lam pu) + (qc - lam qu) + (vx - lam) part
+        part_low = min(0.0, (vx - lam) * lx) + lam * target
+        (fg, fr), (bg, br) = lo_f[x], lo_b[n - 1 - x]
+        pre_any_low = min(0.0, fg + lo_o, fr + lo_o)
+        suf_any_low = min(0.0, bg + lo_o, br + lo_o)
+        if min(pre_any_low + min(suf_any_low, br), min(pre_any_low, fr) + suf_any_low) + part_low >= best_cost:
+            continue
         _, G, R = fwd[x]
         _, g, r = bwd[n - 1 - x]
-        lx, vx = lengths_l[x], v_l[x]
         # useful time of each side, shifted by the overhead of the runs it adds
         pre_any = [(0.0, 0.0, _E, 0)] + [(-nu - o, c, _G, j) for j, (nu, c, _, _) in enumerate(G)] \
             + [(-nu - o, c, _R, j) for j, (nu, c, _, _) in enumerate(R)]
@@ -480,11 +603,14 @@ def cheapest(values, prefix, release: float, deadline: float, work: float,
         pre_left = pre_any[:1 + len(G)] + [(-nu, c, _R, j) for j, (nu, c, _, _) in enumerate(R)]
         suf_right = suf_any[:1 + len(g)] + [(-nu, c, _R, j) for j, (nu, c, _, _) in enumerate(r)]
         for side, pre, suf in (("left", pre_left, suf_any), ("right", pre_any, suf_right)):
+            suf_low = min(q[1] - lam * q[0] for q in suf) + part_low
+            if min(q[1] - lam * q[0] for q in pre) + suf_low >= best_cost:
+                continue
             suf = sorted(suf)
             us = [q[0] for q in suf]
             keys = [q[1] - vx * q[0] for q in suf]
             for pu, pc, ps, pj in pre:
-                if not _better(pc, best_cost):
+                if pc - lam * pu + suf_low >= best_cost:
                     continue
                 rest = target - pu                       # the part is rest - u of the suffix
                 i0 = bisect_left(us, rest - lx - TOL)
@@ -496,7 +622,7 @@ def cheapest(values, prefix, release: float, deadline: float, work: float,
                 if _better(t, best_cost):
                     best_cost, found = t, ("part", x, side, ps, pj, suf[k][2], suf[k][3], rest - us[k])
     if found is None:
-        return best_plan
+        return None
     if found[0] == "whole":
         return _exact(_segments([(edges[i], edges[i + 1]) for i in _trace(fwd, n, found[1], found[2])]), work, o)
     _, x, side, ps, pj, qs, qj, p = found
