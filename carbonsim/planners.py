@@ -685,7 +685,7 @@ def threshold(values, prefix, release: float, deadline: float, work: float, limi
             left -= b - a
             continue
         if cur is not None:             # running into a high hour: pause if the deadline allows
-            if deadline - left - o < a - TOL:
+            if deadline - left - o <= a + TOL:
                 return finish(a)
             segs.append([cur, a])
             cur = None
