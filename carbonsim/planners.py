@@ -314,17 +314,22 @@ def _greedy_cost(lengths, v, amount) -> float:
 
 # States of the run-structure dynamic programme (see cheapest()).
 _E, _G, _R = 0, 1, 2
+_DUAL_STEPS = 8
 
 
-def _bound_tables(lengths, v):
-    """Row i: the greedy (cheapest-first, any pieces) cost curve of slots i, i+1, ... as
-    cumulative lengths and costs over all slots by value, slots before i counting 0."""
+def _bound_tables(lengths, v, every=4):
+    """Row i: the greedy (cheapest-first, any pieces) cost curve of slots i, i+1, ...
+    as cumulative lengths and costs over all slots by value, slots before i
+    counting 0.  Rows are computed for every ``every``-th boundary and shared by the
+    next ones (the curve of more slots is a lower bound for fewer)."""
     n = len(v)
     order = np.lexsort((np.arange(n), v))
-    mask = order[None, :] >= np.arange(n + 1)[:, None]
-    cl = np.cumsum(np.where(mask, lengths[order], 0.0), axis=1)
-    cc = np.cumsum(np.where(mask, (lengths * v)[order], 0.0), axis=1)
-    return cl.tolist(), cc.tolist(), v[order].tolist()
+    starts = np.arange(0, n + 1, every)
+    mask = order[None, :] >= starts[:, None]
+    cl = np.cumsum(np.where(mask, lengths[order], 0.0), axis=1).tolist()
+    cc = np.cumsum(np.where(mask, (lengths * v)[order], 0.0), axis=1).tolist()
+    rows = [i // every for i in range(n + 1)]
+    return [cl[r] for r in rows], [cc[r] for r in rows], v[order].tolist()
 
 
 def _psi(lengths, v, overhead, lam):
@@ -528,12 +533,34 @@ def cheapest(values, prefix, release: float, deadline: float, work: float,
     order = np.lexsort((np.arange(n), v))
     cum = np.cumsum(lengths[order])
     lam, bound, lam_psi = 0.0, 0.0, None
+    lo, hi = 0.0, float(v.max())
     for k in (0, 1, 2, 3):
         at = min(int(np.searchsorted(cum, work + k * o - TOL)), n - 1)
         trial = float(v[order[at]])
         psi = _psi(lengths, v, o, trial)
         if trial * work + psi[0][0] > bound:
             lam, bound, lam_psi = trial, trial * work + psi[0][0], psi
+    # refine lam by bisection on the sign of the supergradient work - U(lam)
+    for _ in range(_DUAL_STEPS):
+        if lam_psi is None:
+            break
+        u = _psi_plan(lengths, v, o, lam, lam_psi)[1]
+        if abs(u - work) <= TOL:
+            break
+        if u < work:
+            lo = lam
+        else:
+            hi = lam
+        trial = 0.5 * (lo + hi)
+        psi = _psi(lengths, v, o, trial)
+        d = trial * work + psi[0][0]
+        if d > bound:
+            lam, bound, lam_psi = trial, d, psi
+        else:
+            if u < work:
+                hi = trial
+            else:
+                lo = trial
     if best_cost <= bound * (1 + _REL) + 1e-9:
         return best_plan
     # and a schedule from it: the Lagrangian optimum at lam, cut to size, when it holds the work
