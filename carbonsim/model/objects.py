@@ -68,6 +68,12 @@ class Policy:
     threshold_g: float | None = None
     checkpoint_overhead_s: float = 0.0
     forecast_error: float = 0.0
+    threshold_percentile: float | None = None
+    horizon_s: float = 24 * 3600.0
+    length_known: str = "exact"
+    forecast: str = "perfect"
+    forecast_error_model: str = "independent"
+    forecast_error_phi: float = 0.9
 
     @property
     def is_baseline(self) -> bool:

@@ -219,7 +219,10 @@ def _resolve_policy(path, p: PolicySpec | None, datacenters, problems) -> Policy
             problems.append(not_defined(f"{path}.policy.datacenters[{j}]", "datacenter", name, datacenters))
     return Policy(placement=p.placement, datacenters=tuple(p.datacenters), shift=p.shift, slack_s=p.slack_hours * 3600.0,
                   interrupt=p.interrupt, threshold_g=p.threshold_gco2e_per_kwh,
-                  checkpoint_overhead_s=p.checkpoint_overhead_minutes * 60.0, forecast_error=p.forecast_error)
+                  checkpoint_overhead_s=p.checkpoint_overhead_minutes * 60.0, forecast_error=p.forecast_error,
+                  threshold_percentile=p.threshold_percentile, horizon_s=p.horizon_hours * 3600.0,
+                  length_known=p.length_known, forecast=p.forecast, forecast_error_model=p.forecast_error_model,
+                  forecast_error_phi=p.forecast_error_phi)
 
 
 def _lookup(path, spec_hw, spec_dc, hardware, datacenters, problems):

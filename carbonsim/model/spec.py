@@ -176,26 +176,41 @@ class PublishedSpec(StrictModel):
 
 
 class PolicySpec(StrictModel):
-    """``policy = {...}``: where and when a workload's jobs run."""
+    """``policy = {...}``: where and when a workload's jobs run (docs/scenario-format.md, "Policies")."""
 
     placement: Literal["fixed", "lowest-carbon-now", "lowest-carbon-mean"] = "fixed"
     datacenters: list[str] = Field(default_factory=list, max_length=1000,
                                    description="Candidates for placement (default: the workload's datacenter).")
-    shift: Literal["none", "window", "interruptible"] = "none"
+    shift: Literal["none", "window", "interruptible", "lowest-slot", "carbon-time"] = "none"
     slack_hours: float = Field(0.0, ge=0, le=87_600, examples=[24.0])
     interrupt: Literal["cheapest", "threshold"] = "cheapest"
     threshold_gco2e_per_kwh: float | None = Field(None, ge=0, le=5000)
+    threshold_percentile: float | None = Field(None, ge=0, le=100, description="Threshold as a percentile of the "
+                                               "forecast over the next horizon_hours.", examples=[30.0])
+    horizon_hours: float = Field(24.0, gt=0, le=8760, description="Look-ahead of threshold_percentile.")
     checkpoint_overhead_minutes: float = Field(0.0, ge=0, le=10_000)
-    forecast_error: float = Field(0.0, ge=0, le=3, description="Sigma of lognormal hourly forecast errors.")
+    length_known: Literal["exact", "mean", "distribution"] = "exact"
+    forecast: Literal["perfect", "persistence", "day-ahead-mean"] = "perfect"
+    forecast_error: float = Field(0.0, ge=0, le=3, description="Sigma of lognormal forecast errors.")
+    forecast_error_model: Literal["independent", "ar1"] = "independent"
+    forecast_error_phi: float = Field(0.9, ge=0, lt=1, description="AR(1) correlation from one lead hour to the next.")
 
     @model_validator(mode="after")
     def _rules(self):
         if self.shift != "none" and self.slack_hours <= 0:
             raise ValueError(f"shift = {self.shift!r} needs slack_hours > 0 (how long the job may be delayed)")
-        if self.shift == "interruptible" and self.interrupt == "threshold" and self.threshold_gco2e_per_kwh is None:
-            raise ValueError("interrupt = 'threshold' needs threshold_gco2e_per_kwh")
+        if self.shift == "interruptible" and self.interrupt == "threshold" and \
+                (self.threshold_gco2e_per_kwh is None) == (self.threshold_percentile is None):
+            raise ValueError("interrupt = 'threshold' needs exactly one of threshold_gco2e_per_kwh or "
+                             "threshold_percentile")
+        if self.threshold_percentile is not None and not (self.shift == "interruptible"
+                                                           and self.interrupt == "threshold"):
+            raise ValueError("threshold_percentile needs shift = 'interruptible' and interrupt = 'threshold'")
         if self.placement != "fixed" and not self.datacenters:
             raise ValueError(f"placement = {self.placement!r} needs datacenters = [...] to choose from")
+        if self.forecast != "perfect" and self.forecast_error > 0:
+            raise ValueError(f"forecast = {self.forecast!r} is made from the data and has its own error; "
+                             "remove forecast_error")
         return self
 
 

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from ..model.units import SECONDS_PER_HOUR as HOUR  # noqa: E402
+from . import planners
+from .forecast import Forecast, IssuedForecast  # noqa: F401  (part of the engine's interface)
 
 BUSY, IDLE = 0, 1
 
@@ -58,18 +59,27 @@ class Pool:
 
 @dataclass(frozen=True)
 class Policy:
-    """Where and when a job runs.
+    """Where and when a job runs (the rules are in :mod:`carbonsim.sim.planners` and
+    docs/scenario-format.md, "Policies").
 
     placement: ``"fixed"`` (the job's home datacenter), ``"lowest-carbon-now"``
     (lowest forecast intensity at placement time among ``candidates``) or
     ``"lowest-carbon-mean"`` (lowest mean forecast over the job's expected run).
-    shift: ``"none"`` (start when submitted), ``"window"`` (start at the time
-    in [submit, submit + slack] whose run has the lowest mean forecast
-    intensity, non-interruptible) or ``"interruptible"`` (run in the
-    lowest-carbon hours before submit + work + slack, choosing hours by
-    ``interrupt``: ``"cheapest"`` hours first, or hours at or below
-    ``threshold_g``, running regardless when the deadline requires it).
-    Each resumption after a pause costs ``checkpoint_overhead_s`` of extra run time.
+    shift: ``"none"`` (start when submitted); ``"window"`` (start at the time in
+    [submit, submit + slack] whose run costs least, then run through);
+    ``"lowest-slot"`` (start in the lowest-intensity hour of that window);
+    ``"carbon-time"`` (the start saving most carbon per unit of completion time,
+    GAIA's Carbon-Time); or ``"interruptible"`` (run in segments before submit +
+    work + slack, choosing the time by ``interrupt``: ``"cheapest"``, the exact
+    cheapest schedule, or ``"threshold"``, whenever the forecast is at or below
+    ``threshold_g`` or the ``threshold_percentile`` of the forecast over the next
+    ``horizon_s``, running regardless when the deadline requires it).  Each
+    resumption after a pause costs ``checkpoint_overhead_s`` of extra run time.
+    With a shift, ``candidates`` (unless placement is fixed) are searched
+    together with the start: the datacenter and the plan are chosen jointly.
+    length_known: ``"exact"`` plans with the job's true length; ``"mean"`` and
+    ``"distribution"`` plan with the estimate in :attr:`Jobs.plan_work_s`, and the
+    job then runs its true length (:func:`carbonsim.sim.planners.fit`).
     """
 
     placement: str = "fixed"
@@ -79,6 +89,9 @@ class Policy:
     interrupt: str = "cheapest"
     threshold_g: float | None = None
     checkpoint_overhead_s: float = 0.0
+    threshold_percentile: float | None = None
+    horizon_s: float = 24 * 3600.0
+    length_known: str = "exact"
 
     @property
     def is_baseline(self) -> bool:
@@ -103,9 +116,11 @@ class Jobs:
     priority: np.ndarray | None = None
     group: np.ndarray | None = None        # concurrency group (-1: none)
     after_group: np.ndarray | None = None  # submitted when that group has finished (-1: none)
+    plan_work_s: np.ndarray | None = None  # the length a policy plans with (default: work_s)
 
     def __post_init__(self):
         n = len(self.submit_s)
+        self.plan_work_s = self.work_s if self.plan_work_s is None else self.plan_work_s
         self.priority = np.zeros(n, np.int64) if self.priority is None else self.priority
         self.group = np.full(n, -1, np.int64) if self.group is None else self.group
         self.after_group = np.full(n, -1, np.int64) if self.after_group is None else self.after_group
@@ -167,46 +182,6 @@ class EngineRun:
 
 
 # ---------------------------------------------------------------------------
-# Forecast look-ups
-# ---------------------------------------------------------------------------
-
-
-class Forecast:
-    """Hourly intensity per datacenter as the scheduler sees it, with O(1) window means."""
-
-    def __init__(self, hourly: np.ndarray):
-        self.values = np.ascontiguousarray(hourly, dtype=np.float64)   # (n_dc, n_hours)
-        self.prefix = np.zeros((self.values.shape[0], self.values.shape[1] + 1))
-        np.cumsum(self.values, axis=1, out=self.prefix[:, 1:])
-        self.n_hours = self.values.shape[1]
-        self.t_max = self.n_hours * HOUR
-
-    def at(self, dc: int, t: float) -> float:
-        h = min(max(int(t // HOUR), 0), self.n_hours - 1)
-        return self.values[dc, h]
-
-    def integral(self, dc: int, s, e):
-        """Integral of the forecast over [s, e) (vectorised; clamped to the table)."""
-        # np.minimum/np.maximum rather than np.clip: same values, a fraction of the call overhead
-        s = np.minimum(np.maximum(np.asarray(s, dtype=np.float64), 0.0), self.t_max)
-        e = np.minimum(np.maximum(np.asarray(e, dtype=np.float64), 0.0), self.t_max)
-        v, p = self.values[dc], self.prefix[dc]
-        hs = np.minimum((s // HOUR).astype(np.int64), self.n_hours - 1)
-        he = np.minimum((e // HOUR).astype(np.int64), self.n_hours - 1)
-        same = hs == he
-        head = (hs + 1) * HOUR - s
-        tail = e - he * HOUR
-        whole = (p[he] - p[np.minimum(hs + 1, self.n_hours)]) * HOUR
-        split = v[hs] * head + whole + v[he] * tail
-        return np.where(same, v[hs] * (e - s), split)
-
-    def mean(self, dc: int, s, e):
-        s, e = np.asarray(s, dtype=np.float64), np.asarray(e, dtype=np.float64)
-        width = np.maximum(e - s, 1e-9)
-        return self.integral(dc, s, e) / width
-
-
-# ---------------------------------------------------------------------------
 # Planning: policy -> (datacenter, segments)
 # ---------------------------------------------------------------------------
 
@@ -216,11 +191,22 @@ def _candidates(policy: Policy, home: int, hardware: str, pools_by_key: dict) ->
     return [d for d in cands if (d, hardware) in pools_by_key] or [home]
 
 
+def _earlier(cost: float, start: float, best) -> bool:
+    """Lower cost, or the same cost (relative 1e-9) and an earlier start; else the
+    candidate found first (the earlier datacenter in the candidate list) stays."""
+    if best is None:
+        return True
+    tol = 1e-9 * abs(best[0]) + 1e-12
+    return cost < best[0] - tol or (cost <= best[0] + tol and start < best[1] - planners.TOL)
+
+
 def plan(policy: Policy, now: float, work: float, home: int, hardware: str, forecast: Forecast,
          pools_by_key: dict) -> tuple[int, list[tuple[float, float]]]:
-    """Choose a datacenter and the run segments ``[(start, length), ...]`` for one job."""
+    """Choose a datacenter and the run segments ``[(start, length), ...]`` for one job
+    of length ``work`` (the true length, or the estimate the policy plans with)."""
     cands = _candidates(policy, home, hardware, pools_by_key)
-    if policy.shift == "none":
+    shift = policy.shift
+    if shift == "none":
         if policy.placement == "fixed" or len(cands) == 1:
             dc = home if policy.placement == "fixed" else cands[0]
         elif policy.placement == "lowest-carbon-now":
@@ -231,87 +217,46 @@ def plan(policy: Policy, now: float, work: float, home: int, hardware: str, fore
 
     if policy.placement == "fixed":
         cands = [home]
-    deadline = now + work + policy.slack_s
-    if policy.shift == "window":
-        first_hour = math.ceil(now / HOUR) * HOUR
-        starts = np.concatenate([[now], np.arange(first_hour, now + policy.slack_s + 1e-9, HOUR)])
-        starts = starts[starts <= now + policy.slack_s]
-        best = None
+    slack = policy.slack_s
+    best = None                      # (objective, first start, datacenter, segments)
+    if shift == "window":
         for d in cands:
-            means = forecast.mean(d, starts, starts + work)
-            i = int(np.argmin(means))
-            if best is None or means[i] < best[0]:
-                best = (float(means[i]), d, float(starts[i]))
-        return best[1], [(best[2], work)]
-
-    # interruptible: choose hours in [now, deadline) for each candidate, keep the cheapest plan
-    best = None
-    for d in cands:
-        segments = _interruptible(policy, now, work, deadline, d, forecast)
-        cost = sum(float(forecast.integral(d, s, s + length)) for s, length in segments)
-        if best is None or cost < best[0]:
-            best = (cost, d, segments)
-    return best[1], best[2]
-
-
-def _slots(now: float, deadline: float) -> np.ndarray:
-    edges = np.concatenate([[now], np.arange(math.floor(now / HOUR) * HOUR + HOUR, deadline, HOUR), [deadline]])
-    return edges
-
-
-def _merge(chosen: np.ndarray, edges: np.ndarray, work: float, overhead: float) -> list[tuple[float, float]] | None:
-    """Turn chosen slots into segments; None if they cannot hold work + restart overheads."""
-    segments = []
-    need = work
-    i, n = 0, len(chosen)
-    while i < n and need > 0:
-        if not chosen[i]:
-            i += 1
-            continue
-        j = i
-        while j + 1 < n and chosen[j + 1]:
-            j += 1
-        start, stop = edges[i], edges[j + 1]
-        length = stop - start
-        extra = overhead if segments else 0.0
-        run = min(length, need + extra)
-        if run > extra:
-            segments.append((float(start), float(run)))
-            need -= run - extra
-        i = j + 1
-    return segments if need <= 1e-6 else None
-
-
-def _interruptible(policy: Policy, now: float, work: float, deadline: float, dc: int,
-                   forecast: Forecast) -> list[tuple[float, float]]:
-    edges = _slots(now, deadline)
-    lengths = np.diff(edges)
-    means = forecast.mean(dc, edges[:-1], edges[1:])
-    n = len(lengths)
-    if policy.interrupt == "threshold":
-        # in time order: run when the forecast is at or below the threshold, or when
-        # the work left could no longer be done after this hour
-        chosen = np.zeros(n, dtype=bool)
-        remaining = work
-        for i in range(n):
-            if remaining <= 0:
-                break
-            if means[i] <= policy.threshold_g or remaining + policy.checkpoint_overhead_s > edges[-1] - edges[i + 1]:
-                chosen[i] = True
-                remaining -= lengths[i]
-        segs = _merge(chosen, edges, work, policy.checkpoint_overhead_s)
-        return segs if segs is not None else [(now, work)]
-    order = np.lexsort((np.arange(n), means))   # cheapest first, earlier on ties
-    chosen = np.zeros(n, dtype=bool)
-    total = 0.0
-    for i in order:
-        chosen[i] = True
-        total += lengths[i]
-        if total >= work:
-            segs = _merge(chosen, edges, work, policy.checkpoint_overhead_s)
-            if segs is not None:
-                return segs
-    return [(now, work)]  # the window cannot hold the work: run now, straight through
+            vals, prefix, off = forecast.view(d, now)
+            start, cost = planners.window(vals, prefix, now - off, now - off + slack, work)
+            if _earlier(cost, start + off, best):
+                best = (cost, start + off, d, [(max(start + off, now), work)])
+    elif shift == "lowest-slot":
+        for d in cands:
+            vals, prefix, off = forecast.view(d, now)
+            start, value = planners.lowest_slot(vals, prefix, now - off, now - off + slack)
+            if _earlier(value, start + off, best):
+                best = (value, start + off, d, [(max(start + off, now), work)])
+    elif shift == "carbon-time":
+        vals, prefix, off = forecast.view(home, now)
+        reference = float(planners.integral(vals, prefix, now - off, now - off + work))
+        for d in cands:
+            vals, prefix, off = forecast.view(d, now)
+            start, score = planners.carbon_time(vals, prefix, now - off, now - off + slack, work, reference)
+            if score > 0 and _earlier(-score, start + off, best):
+                best = (-score, start + off, d, [(max(start + off, now), work)])
+        if best is None:             # no saving anywhere: run now at home
+            return home, [(now, work)]
+    else:                            # interruptible
+        overhead = policy.checkpoint_overhead_s
+        for d in cands:
+            vals, prefix, off = forecast.view(d, now)
+            r, deadline = now - off, now - off + work + slack
+            if policy.interrupt == "threshold":
+                limit = policy.threshold_g
+                if policy.threshold_percentile is not None:
+                    limit = planners.percentile(vals, r, policy.horizon_s, policy.threshold_percentile)
+                segs = planners.threshold(vals, prefix, r, deadline, work, limit, overhead)
+            else:
+                segs = planners.cheapest(vals, prefix, r, deadline, work, overhead)
+            cost = planners.cost(vals, prefix, segs)
+            if _earlier(cost, segs[0][0] + off, best):
+                best = (cost, segs[0][0] + off, d, [(max(st + off, now), n) for st, n in segs])
+    return best[2], best[3]
 
 
 # ---------------------------------------------------------------------------
@@ -402,6 +347,7 @@ def simulate(jobs: Jobs, pools: list[Pool], policies: list[Policy], forecasts: l
     # The hot path reads and writes plain Python lists (numpy scalar indexing costs
     # ~100 ns a time, and numpy floats would leak into the clock); arrays at the end.
     submit, work_a, power_a = _floats(jobs.submit_s), _floats(jobs.work_s), _floats(jobs.power_w)
+    plan_work = _floats(jobs.plan_work_s)
     chips_a, wl, home, pol = _ints(jobs.chips), _ints(jobs.workload), _ints(jobs.home), _ints(jobs.policy)
     prio, grp, after = _ints(jobs.priority), _ints(jobs.group), _ints(jobs.after_group)
     hw = jobs.hardware
@@ -435,7 +381,10 @@ def simulate(jobs: Jobs, pools: list[Pool], policies: list[Policy], forecasts: l
             dc, segments = home[i], [(now, work)]
         else:
             policy = policies[pol[i]]
-            dc, segments = plan(policy, now, work, home[i], hardware, forecasts[pol[i]], pool_index)
+            planned = work if policy.length_known == "exact" else plan_work[i]
+            dc, segments = plan(policy, now, planned, home[i], hardware, forecasts[pol[i]], pool_index)
+            if planned != work:     # the plan was made for an estimate: run the true length
+                segments = planners.fit(segments, work, policy.checkpoint_overhead_s)
             if policy.shift != "none":
                 deadline[i] = submit[i] + work + policy.slack_s
         state = states[pool_index[(dc, hardware)]]

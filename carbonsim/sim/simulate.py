@@ -87,19 +87,42 @@ def _stream_jobs(st: JobStream, rng: np.random.Generator, t0: dt.datetime):
     return submit, chips, work
 
 
+def _length_estimates(w, work: np.ndarray, chips: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The lengths a policy plans with (``length_known``); the jobs still run ``work``.
+    ``"mean"``: the mean length of the workload's jobs.  ``"distribution"``: a seeded
+    draw per job, independent of its true length: from the stream's duration (or
+    flops) distribution for a Poisson stream, else from the workload's own lengths
+    (a trace, the trials of a search)."""
+    how = w.policy.length_known
+    if how == "exact" or len(work) == 0:
+        return work
+    if how == "mean":
+        return np.full(len(work), float(np.mean(work)))
+    if isinstance(w, JobStream) and w.trace is None:
+        if w.duration_hours is not None:
+            est = _draw(w.duration_hours, rng, len(work)) * HOUR
+        else:
+            est = _draw(w.flops, rng, len(work)) / (chips * w.achieved_flops_per_chip)
+        return np.maximum(est, 1.0)
+    return rng.choice(work, len(work))
+
+
 def build_jobs(scenario: ResolvedScenario, rows: list[WorkloadRow], t0: dt.datetime, dc_index: dict,
                policy_index: dict) -> tuple[engine.Jobs, dict[int, int]]:
     """The job table (every random draw happens here, seeded per workload)."""
     seeds = np.random.SeedSequence(scenario.seed).spawn(len(rows))
     cols: dict[str, list] = {k: [] for k in ("submit", "chips", "work", "power", "hw", "wl", "home", "pol", "prio",
-                                             "group", "after")}
+                                             "group", "after", "plan")}
     limits: dict[int, int] = {}
 
     def add(submit, chips, work, row_i, w, group=-1, after=-1):
         n = len(submit)
+        work = np.asarray(work, dtype=np.float64)
+        est_rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x1E57, row_i]))
         cols["submit"].append(np.asarray(submit, dtype=np.float64))
         cols["chips"].append(np.asarray(chips, dtype=np.int64))
-        cols["work"].append(np.asarray(work, dtype=np.float64))
+        cols["work"].append(work)
+        cols["plan"].append(_length_estimates(w, work, np.asarray(chips, dtype=np.float64), est_rng))
         cols["power"].append(np.full(n, w.power_w_per_chip))
         cols["hw"].extend([w.hardware.name] * n)
         cols["wl"].append(np.full(n, row_i, dtype=np.int64))
@@ -135,7 +158,7 @@ def build_jobs(scenario: ResolvedScenario, rows: list[WorkloadRow], t0: dt.datet
     jobs = engine.Jobs(submit_s=cat["submit"].astype(np.float64), chips=cat["chips"], work_s=cat["work"].astype(np.float64),
                        power_w=cat["power"].astype(np.float64), hardware=cat["hw"], workload=cat["wl"],
                        home=cat["home"], policy=cat["pol"], priority=cat["prio"], group=cat["group"],
-                       after_group=cat["after"])
+                       after_group=cat["after"], plan_work_s=cat["plan"].astype(np.float64))
     # an explicit group limit only where a search caps its parallelism
     return jobs, {g: c for g, c in limits.items()}
 
@@ -244,17 +267,37 @@ def intensity_table(scenario: ResolvedScenario, t0: dt.datetime, n_hours: int) -
     return IntensityTable.from_values(t0, names, values)
 
 
-def _forecasts(scenario: ResolvedScenario, table: IntensityTable, policies: list) -> list[engine.Forecast]:
-    """What each policy sees: the gross signal, times seeded lognormal errors if it has any."""
+def _forecasts(scenario: ResolvedScenario, table: IntensityTable, policies: list,
+               max_lead_hours: int = 48) -> list[engine.Forecast]:
+    """What each policy sees of the gross signal: the signal itself; times seeded
+    lognormal errors, independent per hour or growing with lead time (AR(1)); or a
+    forecast made from the signal's past (persistence, day-ahead mean).  See
+    :class:`carbonsim.sim.fleet.IssuedForecast`."""
     gross = table.values[:, :, 0]
-    z = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0xF0CA57])).standard_normal(gross.shape)
-    cache: dict[float, engine.Forecast] = {}
+    cache: dict = {}
     out = []
     for p in policies:
         sigma = p.forecast_error
-        if sigma not in cache:
-            cache[sigma] = engine.Forecast(gross if sigma == 0 else gross * np.exp(sigma * z - sigma ** 2 / 2))
-        out.append(cache[sigma])
+        if p.forecast != "perfect":
+            key = (p.forecast,)
+        elif sigma == 0:
+            key = (0.0,)
+        elif p.forecast_error_model == "ar1":
+            key = ("ar1", sigma, p.forecast_error_phi)
+        else:
+            key = (sigma,)
+        if key not in cache:
+            if p.forecast != "perfect":
+                cache[key] = engine.IssuedForecast(gross, p.forecast, max_lead_hours=max_lead_hours)
+            elif sigma == 0:
+                cache[key] = engine.Forecast(gross)
+            elif p.forecast_error_model == "ar1":
+                cache[key] = engine.IssuedForecast(gross, "ar1", sigma=sigma, phi=p.forecast_error_phi,
+                                                   seed=scenario.seed, max_lead_hours=max_lead_hours)
+            else:
+                z = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0xF0CA57])).standard_normal(gross.shape)
+                cache[key] = engine.Forecast(gross * np.exp(sigma * z - sigma ** 2 / 2))
+        out.append(cache[key])
     return out
 
 
@@ -343,15 +386,22 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
     extra = _service_intervals(services, rows, t0, dc_index)
     t_end_s = _secs(scenario.end, t0) if scenario.end else None
     reach = [t_end_s or 0.0, 1.0, float(extra["end_s"].max()) if extra else 0.0]
+    lead_s = HOUR
     if len(jobs):
         slack = np.array([policies[k].slack_s for k in jobs.policy])
-        reach.append(float(np.max(jobs.submit_s + jobs.work_s + slack)))
+        longest = np.maximum(jobs.work_s, jobs.plan_work_s)
+        reach.append(float(np.max(jobs.submit_s + longest + slack)))
+        horizon = np.array([policies[k].horizon_s if policies[k].threshold_percentile is not None else 0.0
+                            for k in jobs.policy])
+        lead_s = float(np.max(longest + np.maximum(slack, horizon)))
     n_hours = max(1, math.ceil(max(reach) / HOUR))
     table = intensity_table(scenario, t0, n_hours)
-    forecasts = _forecasts(scenario, table, policies)
+    forecasts = _forecasts(scenario, table, policies, max_lead_hours=math.ceil(lead_s / HOUR) + 2)
     eng_policies = [engine.Policy(placement=p.placement, candidates=tuple(dc_index[n] for n in p.datacenters),
                                   shift=p.shift, slack_s=p.slack_s, interrupt=p.interrupt, threshold_g=p.threshold_g,
-                                  checkpoint_overhead_s=p.checkpoint_overhead_s) for p in policies]
+                                  checkpoint_overhead_s=p.checkpoint_overhead_s,
+                                  threshold_percentile=p.threshold_percentile, horizon_s=p.horizon_s,
+                                  length_known=p.length_known) for p in policies]
 
     t_start = _secs(min(starts), t0)
     runs = {"policy": engine.simulate(jobs, pools, eng_policies, forecasts, t_start=t_start, t_end=t_end_s,

@@ -277,7 +277,7 @@ def _is_stochastic(resolved) -> bool:
         return True
     if any(0 < se.early_stopping_fraction < 1 for se in resolved.searches):
         return True
-    return any(w.policy.forecast_error > 0 for w in resolved.workloads)
+    return any(w.policy.forecast_error > 0 or w.policy.length_known == "distribution" for w in resolved.workloads)
 
 
 def monte_carlo(scenario, *, samples: int | None = None, method: str | None = None, seed: int | None = None,
