@@ -64,7 +64,7 @@ class IssuedForecast(Forecast):
     ``Var e_k = sigma^2 (1 - phi^(2k))``: exact for the current hour, rising to
     ``sigma^2`` with a correlation time of ``-1 / ln(phi)`` hours; the forecast is
     ``actual x exp(e_k - Var e_k / 2)`` (mean-preserving).  ``z`` for issues
-    ``24b .. 24b + 23`` comes from ``SeedSequence([seed, dc, b])``.
+    ``24b .. 24b + 23`` comes from ``SeedSequence([seed, 0xA41, dc, b])``.
 
     ``"persistence"``: hour ``h`` forecast as the actual value of the same hour on
     the most recent day already observed at issue time: ``actual[h - 24 m]``,
@@ -97,7 +97,8 @@ class IssuedForecast(Forecast):
 
             if len(self._errors) > 64:
                 self._errors.clear()
-            z = np.random.default_rng(np.random.SeedSequence([self.seed, dc, block])).standard_normal((24, self.leads))
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0xA41, dc, block]))
+            z = rng.standard_normal((24, self.leads))
             z[:, 0] = 0.0
             c = self.sigma * math.sqrt(1.0 - self.phi ** 2)
             e = lfilter([c], [1.0, -self.phi], z, axis=1)

@@ -684,11 +684,12 @@ def threshold(values, prefix, release: float, deadline: float, work: float, limi
     below ``limit`` (g/kWh); pause when it is above, unless the deadline
     requires running: a paused job must resume by ``deadline - left - overhead``
     (``left``: work still to do; no overhead before the first segment), and a
-    running job keeps running through a high hour when pausing would leave it
-    unable to finish by the deadline.  Once the deadline requires running, the
-    job runs without a break to the end.  Every resumption costs ``overhead``
-    seconds of extra run time.  Returns ``[(start, length), ...]``; the
-    release alone when the window cannot hold the work.
+    running job pauses only if it could resume later than now (``deadline -
+    left - overhead`` after the start of the high hour).  Once the deadline
+    requires running, the job runs without a break to the end.  Every
+    resumption costs ``overhead`` seconds of extra run time.  Returns
+    ``[(start, length), ...]``; the release alone when the window cannot hold
+    the work.
     """
     if deadline - release < work - TOL:
         return [(float(release), float(work))]

@@ -295,7 +295,8 @@ def _forecasts(scenario: ResolvedScenario, table: IntensityTable, policies: list
                 cache[key] = engine.IssuedForecast(gross, "ar1", sigma=sigma, phi=p.forecast_error_phi,
                                                    seed=scenario.seed, max_lead_hours=max_lead_hours)
             else:
-                z = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0xF0CA57])).standard_normal(gross.shape)
+                rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0xF0CA57]))
+                z = rng.standard_normal(gross.shape)
                 cache[key] = engine.Forecast(gross * np.exp(sigma * z - sigma ** 2 / 2))
         out.append(cache[key])
     return out
@@ -391,8 +392,7 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
         slack = np.array([policies[k].slack_s for k in jobs.policy])
         longest = np.maximum(jobs.work_s, jobs.plan_work_s)
         reach.append(float(np.max(jobs.submit_s + longest + slack)))
-        horizon = np.array([policies[k].horizon_s if policies[k].threshold_percentile is not None else 0.0
-                            for k in jobs.policy])
+        horizon = np.array([p.horizon_s if p.threshold_percentile is not None else 0.0 for p in policies])[jobs.policy]
         lead_s = float(np.max(longest + np.maximum(slack, horizon)))
     n_hours = max(1, math.ceil(max(reach) / HOUR))
     table = intensity_table(scenario, t0, n_hours)
