@@ -187,7 +187,8 @@ class Result:
     datacenters: tuple[DatacenterResult, ...] = ()
     baseline: Totals | None = None
     baseline_delay_h_mean: float | None = None
-    hourly: dict | None = None
+    hourly: dict | None = field(default=None, repr=False, compare=False)
+    jobs: dict | None = field(default=None, repr=False, compare=False)   # per job: see jobs_frame()
     totals: Totals = field(init=False)
 
     def __post_init__(self):
@@ -326,29 +327,110 @@ class Result:
             raise ImportError("to_frame() needs pandas: pip install 'carbonsim[pandas]'") from None
         return pd.read_csv(io.StringIO(self.to_csv()), parse_dates=["start", "end"])
 
-    def hourly_frame(self):
-        """Hourly energy and emissions per datacenter (run with ``hourly=True``; needs pandas)."""
-        import pandas as pd
+    def hourly_frame(self, by: str = "datacenter"):
+        """Hourly facility energy and emissions (run with ``hourly=True``; needs pandas), one block of
+        rows per datacenter (``by="datacenter"``, with the grid's intensity) or per workload
+        (``by="workload"``, summed over datacenters; idle capacity as ``"(idle capacity)"``).
+        Indexed by the UTC hour it starts."""
+        pd = _pandas("hourly_frame()")
+        if by not in ("datacenter", "workload"):
+            raise ValueError(f"by must be 'datacenter' or 'workload', not {by!r}")
         if self.hourly is None:
             raise ValueError("no hourly data: run with hourly=True (or --hourly)")
-        h = self.hourly
-        n = h["energy_kwh"].shape[1]
-        index = pd.date_range(h["t0"], periods=n, freq="h")
+        index = pd.date_range(self.hourly["t0"], periods=self.hourly["energy_kwh"].shape[1], freq="h")
         frames = []
-        for i, d in enumerate(self.datacenters):
-            frames.append(pd.DataFrame({"datacenter": d.name, "energy_kwh": h["energy_kwh"][i],
-                                        "gross_co2e_kg": h["gross_kg"][i], "net_co2e_kg": h["net_kg"][i],
-                                        "intensity_gco2e_per_kwh": h["intensity_g_per_kwh"][i]}, index=index))
+        for name, energy, gross, net, extra in self.hourly_series(by):
+            frames.append(pd.DataFrame({by: name, "energy_kwh": energy, "gross_co2e_kg": gross, "net_co2e_kg": net,
+                                        **extra}, index=index))
         return pd.concat(frames).rename_axis("hour")
 
-    def format_table(self) -> str:
+    def hourly_series(self, by: str = "datacenter") -> list[tuple]:
+        """``[(name, energy_kwh, gross_kg, net_kg, extra)]`` hourly arrays per datacenter or per workload
+        (``extra``: the datacenter's ``intensity_gco2e_per_kwh``; empty per workload)."""
+        h = self.hourly
+        if h is None:
+            raise ValueError("no hourly data: run with hourly=True (or --hourly)")
+        if by == "datacenter":
+            return [(d.name, h["energy_kwh"][i], h["gross_kg"][i], h["net_kg"][i],
+                     {"intensity_gco2e_per_kwh": h["intensity_g_per_kwh"][i]}) for i, d in enumerate(self.datacenters)]
+        out = [(w.name, h["workload_energy_kwh"][i], h["workload_gross_kg"][i], h["workload_net_kg"][i], {})
+               for i, w in enumerate(self.workloads)]
+        if h["workload_energy_kwh"][-1].any():
+            out.append((IDLE_NAME, h["workload_energy_kwh"][-1], h["workload_gross_kg"][-1],
+                        h["workload_net_kg"][-1], {}))
+        return out
+
+    def jobs_frame(self):
+        """One row per job of the engine (training runs, job streams, search trials; not services):
+        workload, submit, start and end (UTC), wait for chips and delay from submit to start (hours),
+        datacenter, chips, facility energy, gross / net / embodied CO2e.  Needs pandas."""
+        pd = _pandas("jobs_frame()")
+        cols = dict(self.job_columns())
+        frame = pd.DataFrame(cols)
+        for c in ("submit", "start", "end"):
+            frame[c] = pd.to_datetime(frame[c], utc=True)
+        return frame
+
+    def job_columns(self) -> list[tuple[str, list]]:
+        """The per-job table as ``[(column, values)]`` (times as ISO 8601 strings, unfinished: None)."""
+        j = self.jobs
+        if j is None:
+            return [(c, []) for c in JOB_COLUMNS]
+        names = [w.name for w in self.workloads]
+        dcs = [d.name for d in self.datacenters]
+        t0 = j["t0"]
+
+        def times(v):
+            return [None if not np.isfinite(x) else _iso(t0 + dt.timedelta(seconds=float(x))) for x in v.tolist()]
+
+        return [("workload", [names[i] for i in j["workload"].tolist()]),
+                ("submit", times(j["submit_s"])), ("start", times(j["start_s"])), ("end", times(j["end_s"])),
+                ("wait_hours", (j["wait_s"] / 3600).tolist()), ("delay_hours", (j["delay_s"] / 3600).tolist()),
+                ("datacenter", [dcs[d] if d >= 0 else None for d in j["datacenter"].tolist()]),
+                ("chips", j["chips"].tolist()), ("energy_kwh", j["energy_kwh"].tolist()),
+                ("gross_co2e_kg", j["gross_kg"].tolist()), ("net_co2e_kg", j["net_kg"].tolist()),
+                ("embodied_co2e_kg", j["embodied_kg"].tolist()),
+                ("total_co2e_kg", (j["net_kg"] + j["embodied_kg"]).tolist())]
+
+    def jobs_csv(self) -> str:
+        """:meth:`job_columns` as CSV (one row per job)."""
+        cols = self.job_columns()
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow([c for c, _ in cols])
+        writer.writerows(zip(*(v for _, v in cols)))
+        return buf.getvalue()
+
+    def format_table(self, fmt: str = "text") -> str:
+        """The per-workload table: ``fmt`` = ``"text"`` (the terminal's), ``"markdown"`` or ``"latex"``."""
         from ..cli.tables import result_table
-        return result_table(self)
+        return result_table(self, fmt)
+
+    def __repr__(self) -> str:
+        from ..cli.notebook import result_repr
+        return result_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..cli.notebook import result_html
+        return result_html(self)
 
 
 # ---------------------------------------------------------------------------
 # Assembly from the engine's accounting
 # ---------------------------------------------------------------------------
+
+
+IDLE_NAME = "(idle capacity)"
+JOB_COLUMNS = ("workload", "submit", "start", "end", "wait_hours", "delay_hours", "datacenter", "chips",
+               "energy_kwh", "gross_co2e_kg", "net_co2e_kg", "embodied_co2e_kg", "total_co2e_kg")
+
+
+def _pandas(what: str):
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError(f"{what} needs pandas: pip install 'carbonsim[pandas]'") from None
+    return pd
 
 
 def _sum_by(index: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
@@ -526,6 +608,18 @@ def build_result(sim) -> Result:
                           bt.embodied_co2e_kg + _idle_embodied(b.run, pools, scenario))
         d_b = b.run.job_start_s - jobs.submit_s
         baseline_delay = float(np.nanmean(d_b) / 3600) if len(d_b) else 0.0
+    job = iv["job"] if "job" in iv else np.full(len(wl), -1, np.int64)
+    has_job = job >= 0
+    n_jobs_all = len(jobs)
+    job_table = {
+        "t0": t0, "workload": np.asarray(jobs.workload, dtype=np.int64), "submit_s": jobs.submit_s,
+        "start_s": run.job_start_s, "end_s": run.job_end_s, "wait_s": wait, "delay_s": delay,
+        "datacenter": run.job_datacenter, "chips": np.asarray(jobs.chips, dtype=np.int64),
+        "energy_kwh": _sum_by(job[has_job], a.fac_j[has_job], n_jobs_all) / J_PER_KWH,
+        "gross_kg": _sum_by(job[has_job], a.gross_g[has_job], n_jobs_all) / 1000,
+        "net_kg": _sum_by(job[has_job], a.net_g[has_job], n_jobs_all) / 1000,
+        "embodied_kg": _sum_by(job[has_job], a.embodied_kg[has_job], n_jobs_all),
+    }
     return Result(scenario=scenario, workloads=tuple(results), warnings=tuple(dict.fromkeys(warnings)),
                   datacenters=tuple(datacenters), baseline=baseline, baseline_delay_h_mean=baseline_delay,
-                  hourly=sim.hourly)
+                  hourly=sim.hourly, jobs=job_table)
