@@ -247,6 +247,10 @@ def sweep_figures(sweep) -> dict:
                     if not np.all(np.isnan(y)):
                         ax2.plot(x, y, "s--" if q == "p99" else "s:", color=_color(k + 1), lw=1,
                                  label=f"{name}: latency {q}")
+                    y = [r.serving[name]["latency_s"].get("mean", np.nan) * 1e3 if name in r.serving else np.nan
+                         for r in rows]
+                    if j == 0 and not np.all(np.isnan(y)):
+                        ax2.plot(x, y, "^-.", color=_color(k + 1), lw=1, label=f"{name}: mean latency")
             ax2.set_ylabel("latency (ms)")
             ax2.legend(fontsize=7, loc="upper right", frameon=False)
         ax.set_title(f"sweep of {sweep.scenario}", fontsize=9)

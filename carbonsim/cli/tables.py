@@ -261,8 +261,8 @@ def comparison_serving_table(comparison) -> Table | None:
                 rows.append([name, label] + ["-"] * 6)
                 continue
             lat, pq = sv["latency_s"], sv["per_query"]
-            rows.append([name, label] + [f"{lat[k] * 1e3:.3g}" if k in lat else "-" for k in ("p50", "p95", "p99")]
-                        + [f"{lat['mean'] * 1e3:.3g}", f"{pq['wh']:.3g}" if pq["wh"] is not None else "-",
+            rows.append([name, label] + [ms(lat.get(k)) for k in ("p50", "p95", "p99", "mean")]
+                        + [f"{pq['wh']:.3g}" if pq["wh"] is not None else "-",
                            f"{pq['gco2e']['net']:.3g}" if pq["gco2e"]["net"] is not None else "-"])
     if not rows:
         return None
@@ -286,6 +286,14 @@ def comparison_table(comparison, fmt: str = "text") -> str:
     return "\n".join(out)
 
 
+def ms(seconds: float | None) -> str:
+    """A latency in milliseconds: ``4.2``, ``87.5``, ``7,012``; ``-`` when not computed."""
+    if seconds is None or seconds != seconds:
+        return "-"
+    x = seconds * 1e3
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
 def signed(text: str) -> str:
     return text if text.startswith("-") else "+" + text
 
@@ -305,7 +313,7 @@ def sweep_rows_table(sweep) -> Table:
         head += ["saved %", "+delay h"]
     for name in services:
         prefix = f"{name} " if len(services) > 1 else ""
-        head += [f"{prefix}p50 ms", f"{prefix}p99 ms", f"{prefix}Wh/q"]
+        head += [f"{prefix}p50 ms", f"{prefix}p99 ms", f"{prefix}mean ms", f"{prefix}Wh/q"]
     best = sweep.best.gross_co2e_kg or 1.0
     lines = []
     for i, r in enumerate(rows):
@@ -321,7 +329,7 @@ def sweep_rows_table(sweep) -> Table:
         for name in services:
             sv = r.serving.get(name)
             lat = sv["latency_s"] if sv else {}
-            line += [f"{lat[k] * 1e3:.3g}" if k in lat else "-" for k in ("p50", "p99")]
+            line += [ms(lat.get(k)) for k in ("p50", "p99", "mean")]
             line += [f"{sv['wh_per_query']:.3g}" if sv and sv["wh_per_query"] is not None else "-"]
         lines.append(line)
     text_cols = {head.index(c) for c in ("region", "basis") if c in head}

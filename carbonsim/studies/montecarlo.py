@@ -371,7 +371,11 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
         raise ScenarioError([Problem("", "no uncertain inputs: nothing to sample", has_value=False,
                                      fix='give a value as a distribution, e.g. pue = {dist = "uniform", '
                                          'low = 1.08, high = 1.15} (docs/uncertainty.md)')], source)
+    bar = progress if progress is not None else NoProgress()
+    say = getattr(bar, "status", None) or (lambda text: None)
+    say(f"nominal run and {len(u.sampled)} input probe(s)")
     pl = plan(u, vary_seed=vary_seed)
+    say("sampling design")
     layout, reweighted, warnings = pl.layout, pl.reweighted, pl.warnings
     d = len(u.sampled)
 
@@ -414,7 +418,6 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
     todo = np.flatnonzero(~ckpt.done)
     chunks = make_chunks(ctx, todo, workers) if len(todo) else []
     engine_runs = 1 if not schedule and seeds is None else len(set(ctx.keys(np.arange(len(x_all)))))
-    bar = progress if progress is not None else NoProgress()
     bar.start(len(x_all), int(ckpt.done.sum()), "evaluations" if len(x_all) != n else "samples")
     backend = "checkpoint"
     try:
