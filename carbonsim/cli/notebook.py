@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from .html import NOTEBOOK_STYLE, esc, table_html
-from .tables import comparison_phase_table, comparison_serving_table, energy, mass, sweep_rows_table, \
-    uncertainty_tables, workload_table
+from .tables import comparison_phase_table, comparison_serving_table, energy, mass, sweep_label, \
+    sweep_rows_table, uncertainty_tables, workload_table
 
 
 def _wrap(body: str) -> str:
@@ -24,6 +24,18 @@ def result_html(result) -> str:
              + (f"; {len(result.warnings)} warning(s): <code>result.warnings</code>" if result.warnings else "")
              + "</p>")
     return _wrap(body)
+
+
+def sweep_repr(sweep) -> str:
+    best = sweep.best
+    return (f"<SweepResult {sweep.scenario}: {len(sweep.rows)} runs, best {sweep_label(best)} at "
+            f"{mass(best.gross_co2e_kg)} gross CO2e, worst / best {sweep.spread:.1f}x>")
+
+
+def comparison_repr(comparison) -> str:
+    c = comparison.co2e
+    return (f"<Comparison A: {comparison.a.scenario.name} {mass(c.a)}, B: {comparison.b.scenario.name} "
+            f"{mass(c.b)} total CO2e>")
 
 
 def sweep_html(sweep) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model.errors import Problem, ScenarioError, path_loc
-from .tables import mass, tonnes
+from .tables import mass, sweep_label, tonnes
 
 PHASE_LABELS = {"search": "search", "training": "training", "experimentation": "experimentation",
                 "inference": "serving (inference)", "idle": "idle capacity"}
@@ -256,7 +256,7 @@ def sweep_figures(sweep) -> dict:
         ax.set_title(f"sweep of {sweep.scenario}", fontsize=9)
         fig.tight_layout()
         return {"sweep": fig}
-    labels = [r.label for r in rows]
+    labels = [sweep_label(r) for r in rows]
     fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) + 1.4))
     v = [r.gross_co2e_kg / 1e3 for r in rows]
     ax.barh(range(len(v)), v, color=[_color(0) if i else _color(2) for i in range(len(v))])
@@ -341,7 +341,7 @@ def uncertainty_figures(result) -> dict:
         ax.set_xlabel("total CO2e (t): one input at a time, the others at their medians; a choice at its "
                       "lowest / highest outcome")
         ax.set_title("what moves total CO2e most (tornado)", fontsize=9)
-        ax.legend(fontsize=7, loc="lower right", frameon=False)
+        ax.legend(fontsize=7, loc="best", frameon=False)
         fig.tight_layout()
         figs["tornado"] = fig
     return figs

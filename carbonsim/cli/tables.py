@@ -349,6 +349,16 @@ def sweep_rows_table(sweep) -> Table:
     return Table(head, lines, right=frozenset(range(len(head))) - text_cols, caption=caption, notes=notes)
 
 
+def sweep_label(row) -> str:
+    """What a sweep's run varied: ``max_batch_size=8, eia:CISO, month 03`` (``base``: nothing)."""
+    parts = [f"{path.rsplit('.', 1)[-1]}={show_value(value)}" for path, value in row.settings]
+    if row.region is not None:
+        parts.append(row.region)
+    if row.month is not None:
+        parts.append(f"month {row.month:02d}")
+    return ", ".join(parts) or "base"
+
+
 def sweep_table(sweep, fmt: str = "text") -> str:
     return render(sweep_rows_table(sweep), fmt)
 

@@ -122,8 +122,8 @@ class Comparison:
         return comparison_table(self, fmt)
 
     def __repr__(self) -> str:
-        return (f"<Comparison A: {self.a.scenario.name}, B: {self.b.scenario.name}: "
-                f"{self.co2e.winner} lower in total CO2e>")
+        from ..cli.notebook import comparison_repr
+        return comparison_repr(self)
 
     def _repr_html_(self) -> str:
         from ..cli.notebook import comparison_html

@@ -44,16 +44,6 @@ class SweepRow:
     def total_co2e_kg(self) -> float:
         return self.net_co2e_kg + self.embodied_co2e_kg
 
-    @property
-    def label(self) -> str:
-        """What this run varied: ``max_batch_size=8, eia:CISO, month 03``."""
-        parts = [f"{path.rsplit('.', 1)[-1]}={value}" for path, value in self.settings]
-        if self.region is not None:
-            parts.append(self.region)
-        if self.month is not None:
-            parts.append(f"month {self.month:02d}")
-        return ", ".join(parts) or "base"
-
     def to_dict(self) -> dict:
         return {"region": self.region, "month": self.month, "settings": dict(self.settings),
                 "it_energy_kwh": self.it_energy_kwh, "energy_kwh": self.energy_kwh,
@@ -135,7 +125,8 @@ class SweepResult:
         return sweep_table(self, fmt)
 
     def __repr__(self) -> str:
-        return f"<SweepResult {self.scenario}: {len(self.rows)} runs>"
+        from ..cli.notebook import sweep_repr
+        return sweep_repr(self)
 
     def _repr_html_(self) -> str:
         from ..cli.notebook import sweep_html
