@@ -365,10 +365,12 @@ class Result:
         workload, submit, start and end (UTC), wait for chips and delay from submit to start (hours),
         datacenter, chips, facility energy, gross / net / embodied CO2e.  Needs pandas."""
         pd = _pandas("jobs_frame()")
-        cols = dict(self.job_columns())
-        frame = pd.DataFrame(cols)
-        for c in ("submit", "start", "end"):
-            frame[c] = pd.to_datetime(frame[c], utc=True)
+        frame = pd.DataFrame(dict(self.job_columns()))
+        if self.jobs is not None:
+            t0 = pd.Timestamp(self.jobs["t0"])
+            t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
+            for c, key in (("submit", "submit_s"), ("start", "start_s"), ("end", "end_s")):
+                frame[c] = t0 + pd.to_timedelta(self.jobs[key], unit="s")
         return frame
 
     def job_columns(self) -> list[tuple[str, list]]:
