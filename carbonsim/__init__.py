@@ -26,14 +26,15 @@ from .studies.sweep import sweep
 _moved.install()
 
 
-def run(scenario, *, hourly: bool = False, num_threads: int = 1) -> Result:
+def run(scenario, *, hourly: bool = False, num_threads: int = 1, progress=None) -> Result:
     """Simulate a scenario: the path of a scenario file, a :class:`Scenario` or a
-    :class:`ResolvedScenario`; returns a :class:`Result`."""
+    :class:`ResolvedScenario`; returns a :class:`Result`.  ``progress``: see
+    :func:`carbonsim.sim.simulate.run`."""
     if isinstance(scenario, (str, _os.PathLike)):
         scenario = load(scenario)
     if isinstance(scenario, Scenario):
         scenario = scenario.validate()
-    return _simulate.run(scenario, hourly=hourly, num_threads=num_threads)
+    return _simulate.run(scenario, hourly=hourly, num_threads=num_threads, progress=progress)
 
 
 __all__ = [

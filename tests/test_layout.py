@@ -38,6 +38,14 @@ FACADES = {
     ("carbonsim.studies.montecarlo", "UncertaintyResult.headline"): "carbonsim.cli.tables",
     ("carbonsim.studies.montecarlo", "UncertaintyResult.format_table"): "carbonsim.cli.tables",
     ("carbonsim.studies.montecarlo", "UncertaintyResult.plot"): "carbonsim.cli.plots",
+    ("carbonsim.results.result", "Result.__repr__"): "carbonsim.cli.notebook",
+    ("carbonsim.results.result", "Result._repr_html_"): "carbonsim.cli.notebook",
+    ("carbonsim.studies.compare", "Comparison.__repr__"): "carbonsim.cli.notebook",
+    ("carbonsim.studies.compare", "Comparison._repr_html_"): "carbonsim.cli.notebook",
+    ("carbonsim.studies.montecarlo", "UncertaintyResult.__repr__"): "carbonsim.cli.notebook",
+    ("carbonsim.studies.montecarlo", "UncertaintyResult._repr_html_"): "carbonsim.cli.notebook",
+    ("carbonsim.studies.sweep", "SweepResult.__repr__"): "carbonsim.cli.notebook",
+    ("carbonsim.studies.sweep", "SweepResult._repr_html_"): "carbonsim.cli.notebook",
 }
 
 

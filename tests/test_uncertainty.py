@@ -390,7 +390,7 @@ def test_sensitivity_known_answer_through_the_scenario():
     for k, truth in (("S1", s1), ("ST", st)):
         lo, hi = s[f"{k}_interval"][order].T
         assert np.all(lo <= truth + 0.01) and np.all(truth - 0.01 <= hi), k
-    assert r._ranking()[0] == order[2]     # intensity has the widest relative range
+    assert r.ranking()[0] == order[2]     # intensity has the widest relative range
     tor = {t["path"]: t for t in r.tornado}
     # tornado: one input at p5 / p95, the others at their medians: linear in that input
     pue = tor["datacenters.dc.pue"]

@@ -294,7 +294,7 @@ def test_gpt3_study_brackets_the_published_figure():
     # Patterson et al. 2021 Table 4: 552.1 tCO2e for GPT-3
     assert lo < 552.1e3 < hi
     assert 0.1 < (hi - lo) / med < 0.4
-    top = r.scenario.sampled[r._ranking()[0]].path
+    top = r.scenario.sampled[r.ranking()[0]].path
     assert top == "datacenters.microsoft-2020.grid_intensity_gco2e_per_kwh"
     assert r.engine_runs == 1
 

@@ -19,10 +19,15 @@ from .progress import ProgressBar
 
 def add_mc_command(sub) -> None:
     """Register ``carbonsim mc`` on the CLI's subparsers."""
+    import argparse
     p = sub.add_parser("mc", help="Monte Carlo over a scenario's uncertain inputs (distributions), with "
                                   "Sobol' sensitivity", description="Sample the uncertain inputs of a scenario "
                        "(values given as {dist = ...}; docs/uncertainty.md) and report mean, median, percentiles "
-                       "and standard error of total CO2e and energy, per total, phase and workload.")
+                       "and standard error of total CO2e and energy, per total, phase and workload.",
+                       epilog="examples:\n  carbonsim mc scenarios/uncertainty-gpt3.toml --sensitivity\n"
+                              "  carbonsim mc scenarios/uncertainty-lifecycle.toml -n 4096 --format markdown\n"
+                              "  carbonsim mc FILE --sensitivity --plot figures/ --workers 4",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", help="scenario TOML file with uncertain inputs")
     p.add_argument("-n", "--samples", type=int, help=f"samples (default: the file's [uncertainty] samples, "
                                                      f"else {DEFAULT_SAMPLES})")
@@ -45,10 +50,10 @@ def add_mc_command(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted study from its checkpoint")
     p.add_argument("--vary-seed", action="store_true", help="a scenario seed per sample: Poisson arrivals, job "
                                                             "sizes and other seeded draws vary too")
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--format", choices=["table", "json", "markdown", "latex"], default="table")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
-    p.add_argument("--plot", metavar="DIR", help="write total_co2e.png (histogram, CDF) and tornado.png "
-                                                 "(needs matplotlib)")
+    p.add_argument("--plot", metavar="DIR", help="write total_co2e (histogram, CDF, labelled percentiles) and "
+                                                 "tornado (named inputs) as PNG and SVG (needs matplotlib)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     p.set_defaults(func=_cmd_mc)
 
@@ -81,7 +86,10 @@ def _cmd_mc(args) -> int:
     if args.format == "json":
         text = json.dumps({**result.nominal.to_dict(), "uncertainty": result.to_dict()}, indent=2)
     else:
-        text = result.format_table()
+        text = result.format_table("text" if args.format == "table" else args.format)
+        if args.format != "table":
+            for w in result.warnings:
+                print(f"carbonsim mc: warning: {w}", file=sys.stderr)
     if args.output:
         with open(args.output, "w") as f:
             f.write(text + "\n")

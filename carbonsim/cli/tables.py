@@ -1,6 +1,12 @@
-"""Every text table and summary the command line prints (results, studies, scenarios, serving)."""
+"""Every text table and summary the command line prints (results, studies, scenarios, serving).
+
+A table is built once as a :class:`Table` (header, rows of strings, right-aligned
+columns, a caption) and rendered as plain text (the terminal's), Markdown or LaTeX
+(booktabs) by :func:`render`; the HTML report renders the same tables as HTML.
+"""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -19,20 +25,17 @@ def uncertainty_headline(result) -> str:
     text = (f"total CO2e: {tonnes(med)} t, {width:g}% interval {tonnes(lo)}-{tonnes(hi)} t "
             f"(mean {tonnes(s['mean'])} t, std {tonnes(s['std'])} t, standard error of the mean {tonnes(s['sem'])} t)")
     if result.sensitivity is not None and len(result.scenario.sampled):
-        j = result._ranking()[0]
+        j = result.ranking()[0]
         text += (f"\ndriven mostly by {result.scenario.sampled[j].path} "
                  f"(total-order Sobol' index {result.sensitivity['ST'][j]:.2f})")
     return text
 
 
-def uncertainty_table(result) -> str:
+def uncertainty_tables(result) -> list[Table]:
+    """The study's tables: outputs (mean, median, percentiles, std, s.e.), uncertain inputs, and
+    with sensitivity the Sobol' indices and tornado, ranked."""
     u = result.scenario
     lo, hi = min(result.percentiles), max(result.percentiles)
-    reweighted = sum(e == unc.REWEIGHT for e in result.effects)
-    out = [f"Monte Carlo of {result.nominal.scenario.name}: {result.n:,} samples ({METHOD_NAMES[result.method]}, "
-           f"seed {result.seed}), {len(u.sampled)} uncertain inputs ({reweighted} re-weighted, "
-           f"{len(u.sampled) - reweighted} re-run); {result.engine_runs:,} engine run(s), {result.seconds:.1f} s",
-           result.headline(), ""]
     pcols = [f"p{p:g}" for p in result.percentiles]
     head = ["output", "unit", "mean", "median", *pcols, "std", "s.e."]
     rows = []
@@ -53,21 +56,18 @@ def uncertainty_table(result) -> str:
     if len(result.layout.workloads) > 1:
         for w in result.layout.workloads:
             add(f"{w}: CO2e", "t", "total_co2e_kg", 1e-3, workload=w)
-    out += columns(head, rows, right=range(2, len(head)))
-    out += ["", "uncertain inputs (nominal = median; re-weighted: no engine re-run)"]
+    tables = [Table(head, rows, right=frozenset(range(2, len(head))),
+                    caption=f"{result.nominal.scenario.name}: Monte Carlo outputs ({result.n:,} samples)")]
     irows = [[inp.path, inp.dist.describe(), show_value(inp.nominal), eff]
              for inp, eff in zip(u.sampled, result.effects)]
-    out += columns(["input", "distribution", "nominal", "effect"], irows, right={2})
+    tables.append(Table(["input", "distribution", "nominal", "effect"], irows, right=frozenset({2}),
+                        caption="uncertain inputs (nominal = median; re-weighted: no engine re-run)"))
     if result.sensitivity is not None:
         s = result.sensitivity
         c = f"{s['confidence_level']:.0%}"
         tor = {t["path"]: t for t in (result.tornado or [])}
-        out += ["", f"what drives the variance of total CO2e: Sobol' indices (n = {s['n']:,}, {c} bootstrap "
-                    f"intervals); tornado: one input at its p{lo:g} / p{hi:g}, the others at their medians",
-                f"(the nominal case, every input at its median: "
-                f"{tonnes(result.tornado[0]['nominal']) if result.tornado else '-'} t)"]
         srows = []
-        for rank, j in enumerate(result._ranking(), start=1):
+        for rank, j in enumerate(result.ranking(), start=1):
             path = u.sampled[j].path
             t = tor.get(path)
             srows.append([str(rank), path, f"{s['S1'][j]:.3f}",
@@ -75,23 +75,53 @@ def uncertainty_table(result) -> str:
                           f"[{s['ST_interval'][j][0]:.3f}, {s['ST_interval'][j][1]:.3f}]",
                           tonnes(t["low"]) if t else "-", tonnes(t["high"]) if t else "-",
                           tonnes(t["swing"]) if t else "-"])
-        out += columns(["rank", "input", "S1", f"S1 {c}", "ST", f"ST {c}", "low t", "high t", "swing t"],
-                        srows, right={0, 2, 3, 4, 5, 6, 7, 8})
+        notes = []
         if u.correlation is not None:
-            out.append("note: inputs are correlated; Sobol' indices assume independent inputs and here "
-                       "describe the independent normal scores of the copula (Cholesky order)")
-    out += [f"warning: {w}" for w in result.warnings]
+            notes.append("note: inputs are correlated; Sobol' indices assume independent inputs and here "
+                         "describe the independent normal scores of the copula (Cholesky order)")
+        tables.append(Table(["rank", "input", "S1", f"S1 {c}", "ST", f"ST {c}", "low t", "high t", "swing t"],
+                            srows, right=frozenset({0, 2, 3, 4, 5, 6, 7, 8}), notes=notes,
+                            caption=f"what drives the variance of total CO2e: Sobol' indices (n = {s['n']:,}, {c} "
+                                    f"bootstrap intervals); tornado: one input at its p{lo:g} / p{hi:g}, the others "
+                                    f"at their medians (the nominal case, every input at its median: "
+                                    f"{tonnes(result.tornado[0]['nominal']) if result.tornado else '-'} t)"))
+    return tables
+
+
+def uncertainty_table(result, fmt: str = "text") -> str:
+    u = result.scenario
+    tables = uncertainty_tables(result)
+    warnings = [f"warning: {w}" for w in result.warnings]
+    if fmt != "text":
+        tables[0].notes = [result.headline().replace("\n", "; ")] + tables[0].notes
+        return "\n\n".join(render(t, fmt) for t in tables)
+    reweighted = sum(e == unc.REWEIGHT for e in result.effects)
+    out = [f"Monte Carlo of {result.nominal.scenario.name}: {result.n:,} samples ({METHOD_NAMES[result.method]}, "
+           f"seed {result.seed}), {len(u.sampled)} uncertain inputs ({reweighted} re-weighted, "
+           f"{len(u.sampled) - reweighted} re-run); {result.engine_runs:,} engine run(s), {result.seconds:.1f} s",
+           result.headline(), ""]
+    out += columns(tables[0].head, tables[0].rows, right=tables[0].right)
+    out += ["", tables[1].caption] + columns(tables[1].head, tables[1].rows, right=tables[1].right)
+    if len(tables) > 2:
+        t = tables[2]
+        out += ["", t.caption] + columns(t.head, t.rows, right=t.right) + t.notes
+    out += warnings
     return "\n".join(out)
 
 
-def result_table(result) -> str:
+def workload_table(result) -> Table:
+    """One row per workload (with published values and differences where the file gives them),
+    idle capacity, and the total (after a rule)."""
     head = ["workload", "hardware", "chips", "days", "IT MWh", "fac. MWh", "gross t", "net t", "embod. t"]
     rows = []
+
+    def sums(x):
+        return [fixed(x.it_energy_kwh / 1e3), fixed(x.energy_kwh / 1e3), fixed(x.gross_co2e_kg / 1e3),
+                fixed(x.net_co2e_kg / 1e3), fixed(x.embodied_co2e_kg / 1e3, 3)]
+
     for w in result.workloads:
         chips = f"{w.chips:,}" if w.jobs == 1 or w.serving else f"{w.jobs:,} jobs"
-        rows.append([w.name, w.hardware, chips, f"{w.days:.2f}", f"{w.it_energy_kwh / 1e3:.2f}",
-                     f"{w.energy_kwh / 1e3:.2f}", f"{w.gross_co2e_kg / 1e3:.2f}", f"{w.net_co2e_kg / 1e3:.2f}",
-                     f"{w.embodied_co2e_kg / 1e3:.3f}"])
+        rows.append([w.name, w.hardware, chips, fixed(w.days)] + sums(w))
         comp = w.comparison()
         if comp:
             pub = {"days": 3, "energy_mwh": 5, "gross_tco2e": 6, "net_tco2e": 7}
@@ -104,23 +134,26 @@ def result_table(result) -> str:
             rows += [prow, drow]
     idle = result.idle
     if idle.energy_kwh or idle.embodied_co2e_kg:
-        rows.append(["(idle capacity)", "", "", "", f"{idle.it_energy_kwh / 1e3:.2f}", f"{idle.energy_kwh / 1e3:.2f}",
-                     f"{idle.gross_co2e_kg / 1e3:.2f}", f"{idle.net_co2e_kg / 1e3:.2f}",
-                     f"{idle.embodied_co2e_kg / 1e3:.3f}"])
+        rows.append(["(idle capacity)", "", "", ""] + sums(idle))
+    rows.append(["total", "", "", ""] + sums(result.totals))
+    return Table(head, rows, right=frozenset(range(2, 9)), rules=frozenset({len(rows) - 1}),
+                 caption=f"{result.scenario.name}: energy (MWh; facility = IT × PUE) and CO2e (t; gross and net "
+                         f"operational, embodied apart) per workload, carbonsim {__version__}")
+
+
+def result_table(result, fmt: str = "text") -> str:
+    """The run's table: ``"text"`` (with pools, serving, queueing, policies and warnings),
+    ``"markdown"`` or ``"latex"`` (the per-workload table and the total)."""
     t = result.totals
-    rows.append(["total", "", "", "", f"{t.it_energy_kwh / 1e3:.2f}",
-                 f"{t.energy_kwh / 1e3:.2f}", f"{t.gross_co2e_kg / 1e3:.2f}", f"{t.net_co2e_kg / 1e3:.2f}",
-                 f"{t.embodied_co2e_kg / 1e3:.3f}"])
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-
-    def line(r):
-        return "  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(r)).rstrip()
-
+    table = workload_table(result)
+    total_line = f"total CO2e (net operational + embodied): {mass(t.total_co2e_kg)}"
+    if fmt != "text":
+        table.notes = [total_line]     # warnings: on stderr (the command line), not in a paper's table
+        return render(table, fmt)
     out = [f"scenario {result.scenario.name} (sha256 {result.scenario.sha256[:12]}), carbonsim {__version__}",
-           "energy in MWh (facility = IT x PUE); CO2e in tonnes (gross, net operational; embodied apart)", "",
-           line(head), line(["-" * w for w in widths])]
-    out += [line(r) for r in rows[:-1]] + [line(["-" * w for w in widths]), line(rows[-1])]
-    out.append(f"total CO2e (net operational + embodied): {t.total_co2e_kg / 1e3:.2f} t")
+           "energy in MWh (facility = IT x PUE); CO2e in tonnes (gross, net operational; embodied apart)", ""]
+    out += columns(table.head, table.rows, right=table.right, rules=table.rules)
+    out.append(total_line)
     pools = [(d, p) for d in result.datacenters for p in d.pools if p.chips is not None]
     if pools:
         out.append("")
@@ -205,42 +238,129 @@ def scenario_summary(scenario) -> str:
     return "\n".join(lines)
 
 
-def comparison_table(comparison) -> str:
+def comparison_phase_table(comparison) -> Table:
     head = ["phase", "A MWh", "B MWh", "delta MWh", "A tCO2e", "B tCO2e", "delta t"]
     rows = []
-    for k, (ta, tb) in list(comparison.phases().items()) + [("total", (comparison.a.totals, comparison.b.totals))]:
-        rows.append([k, f"{ta.energy_kwh / 1e3:,.2f}", f"{tb.energy_kwh / 1e3:,.2f}",
-                     f"{(tb.energy_kwh - ta.energy_kwh) / 1e3:+,.2f}", f"{ta.total_co2e_kg / 1e3:,.2f}",
-                     f"{tb.total_co2e_kg / 1e3:,.2f}", f"{(tb.total_co2e_kg - ta.total_co2e_kg) / 1e3:+,.2f}"])
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-    fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-    out = [f"A: {comparison.a.scenario.name}    B: {comparison.b.scenario.name}", fmt(head), fmt(["-" * w for w in widths])]
-    out += [fmt(r) for r in rows]
-    out += ["", "energy: " + comparison.energy.sentence("MWh", 1e3), "CO2e:   " + comparison.co2e.sentence("t", 1e3)]
-    out += [f"warning: {w}" for w in comparison.warnings]
+    items = list(comparison.phases().items()) + [("total", (comparison.a.totals, comparison.b.totals))]
+    for k, (ta, tb) in items:
+        rows.append([k, fixed(ta.energy_kwh / 1e3, comma=True), fixed(tb.energy_kwh / 1e3, comma=True),
+                     signed(fixed((tb.energy_kwh - ta.energy_kwh) / 1e3, comma=True)),
+                     fixed(ta.total_co2e_kg / 1e3, comma=True), fixed(tb.total_co2e_kg / 1e3, comma=True),
+                     signed(fixed((tb.total_co2e_kg - ta.total_co2e_kg) / 1e3, comma=True))])
+    return Table(head, rows, right=frozenset(range(1, 7)), rules=frozenset({len(rows) - 1}),
+                 caption=f"A: {comparison.a.scenario.name}, B: {comparison.b.scenario.name}: facility energy and "
+                         "total CO2e (net operational + embodied) by phase")
+
+
+def comparison_serving_table(comparison) -> Table | None:
+    """Per service of A or B: latency percentiles (ms) and energy and CO2e per query, A beside B."""
+    rows = []
+    for name, (a, b) in comparison.services().items():
+        for label, sv in (("A", a), ("B", b)):
+            if sv is None:
+                rows.append([name, label] + ["-"] * 6)
+                continue
+            lat, pq = sv["latency_s"], sv["per_query"]
+            rows.append([name, label] + [ms(lat.get(k)) for k in ("p50", "p95", "p99", "mean")]
+                        + [f"{pq['wh']:.3g}" if pq["wh"] is not None else "-",
+                           f"{pq['gco2e']['net']:.3g}" if pq["gco2e"]["net"] is not None else "-"])
+    if not rows:
+        return None
+    return Table(["service", "run", "p50 ms", "p95 ms", "p99 ms", "mean ms", "Wh/query", "gCO2e/query"], rows,
+                 right=frozenset(range(2, 8)), caption="serving: latency percentiles and per-query figures")
+
+
+def comparison_table(comparison, fmt: str = "text") -> str:
+    phases = comparison_phase_table(comparison)
+    serving = comparison_serving_table(comparison)
+    notes = ["energy: " + comparison.energy.sentence("MWh", 1e3), "CO2e:   " + comparison.co2e.sentence("t", 1e3)]
+    warnings = [f"warning: {w}" for w in comparison.warnings]
+    if fmt != "text":
+        phases.notes = notes
+        return render(phases, fmt) + ("\n\n" + render(serving, fmt) if serving else "")
+    out = [f"A: {comparison.a.scenario.name}    B: {comparison.b.scenario.name}"]
+    out += columns(phases.head, phases.rows, right=phases.right)
+    if serving:
+        out += ["", serving.caption] + columns(serving.head, serving.rows, right=serving.right)
+    out += [""] + notes + warnings
     return "\n".join(out)
 
 
-def sweep_table(sweep) -> str:
-    head = ["rank", "region", "month", "basis", "fac. MWh", "gross t", "mean g/kWh", "x best"]
+def ms(seconds: float | None) -> str:
+    """A latency in milliseconds: ``4.2``, ``87.5``, ``7,012``; ``-`` when not computed."""
+    if seconds is None or seconds != seconds:
+        return "-"
+    x = seconds * 1e3
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def signed(text: str) -> str:
+    return text if text.startswith("-") else "+" + text
+
+
+def sweep_rows_table(sweep) -> Table:
+    """The sweep's runs: what was varied, the totals, the policy savings and serving latency."""
+    rows = sweep.rows
+    params = list(sweep.parameters)
+    show_region = any(r.region is not None for r in rows)
+    show_month = any(r.month is not None for r in rows)
+    savings = any(r.savings is not None for r in rows)
+    services = list(dict.fromkeys(n for r in rows for n in r.serving))
+    head = (["rank"] if sweep.ranked else ["run"]) + [p.rsplit(".", 1)[-1] for p in params]
+    head += (["region"] if show_region else []) + (["month"] if show_month else [])
+    head += ["basis", "fac. MWh", "gross t", "total t", "mean g/kWh", "x best"]
+    if savings:
+        head += ["saved %", "+delay h"]
+    for name in services:
+        prefix = f"{name} " if len(services) > 1 else ""
+        head += [f"{prefix}p50 ms", f"{prefix}p99 ms", f"{prefix}mean ms", f"{prefix}Wh/q"]
     best = sweep.best.gross_co2e_kg or 1.0
-    lines = [[str(i + 1), r.region, "-" if r.month is None else f"{r.month:02d}", r.basis,
-              f"{r.energy_kwh / 1e3:.2f}", f"{r.gross_co2e_kg / 1e3:.2f}", f"{r.mean_intensity_g_per_kwh:.1f}",
-              f"{r.gross_co2e_kg / best:.2f}"] for i, r in enumerate(sweep.rows)]
-    widths = [max(len(x[i]) for x in lines + [head]) for i in range(len(head))]
-    fmt = lambda r: "  ".join(c.ljust(w) if i in (1, 3) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-    out = [f"sweep of {sweep.scenario}: {len(sweep.rows)} runs, ranked by gross CO2e "
-           f"(worst / best = {sweep.spread:.1f}x)", fmt(head), fmt(["-" * w for w in widths])]
-    out += [fmt(r) for r in lines]
-    bases = {r.basis for r in sweep.rows}
+    lines = []
+    for i, r in enumerate(rows):
+        line = [str(i + 1)] + [show_value(v) for _, v in r.settings]
+        line += ([r.region or "-"] if show_region else []) + (["-" if r.month is None else f"{r.month:02d}"]
+                                                              if show_month else [])
+        line += [r.basis, fixed(r.energy_kwh / 1e3), fixed(r.gross_co2e_kg / 1e3), fixed(r.total_co2e_kg / 1e3),
+                 f"{r.mean_intensity_g_per_kwh:.1f}", f"{r.gross_co2e_kg / best:.2f}"]
+        if savings:
+            sv = r.savings
+            line += ["-", "-"] if sv is None else [f"{sv['co2e_fraction']['gross']:.1%}".rstrip("%"),
+                                                   fixed(sv["added_delay_hours_mean"])]
+        for name in services:
+            sv = r.serving.get(name)
+            lat = sv["latency_s"] if sv else {}
+            line += [ms(lat.get(k)) for k in ("p50", "p99", "mean")]
+            line += [f"{sv['wh_per_query']:.3g}" if sv and sv["wh_per_query"] is not None else "-"]
+        lines.append(line)
+    text_cols = {head.index(c) for c in ("region", "basis") if c in head}
+    what = ", ".join(params + (["region"] if show_region else []) + (["start month"] if show_month else []))
+    order = "ranked by gross CO2e" if sweep.ranked else "in grid order"
+    caption = (f"sweep of {sweep.scenario} over {what}: {len(rows)} runs, {order} "
+               f"(worst / best = {sweep.spread:.1f}x)")
+    notes = []
+    bases = {r.basis for r in rows}
     if len(bases) > 1:
-        out.append(f"note: the regions' series are on different bases ({', '.join(sorted(bases))}); "
-                   "lifecycle intensities include upstream emissions that direct ones leave out")
-    power = sorted({b for r in sweep.rows for b in r.power_bases})
+        notes.append(f"note: the regions' series are on different bases ({', '.join(sorted(bases))}); "
+                     "lifecycle intensities include upstream emissions that direct ones leave out")
+    power = sorted({b for r in rows for b in r.power_bases})
     if len(power) > 1:
-        out.append(f"note: the runs add power on different bases ({', '.join(power)}): measured system power, "
-                   "chip TDP and system maximum ratings are not comparable")
-    return "\n".join(out)
+        notes.append(f"note: the runs add power on different bases ({', '.join(power)}): measured system power, "
+                     "chip TDP and system maximum ratings are not comparable")
+    return Table(head, lines, right=frozenset(range(len(head))) - text_cols, caption=caption, notes=notes)
+
+
+def sweep_label(row) -> str:
+    """What a sweep's run varied: ``max_batch_size=8, eia:CISO, month 03`` (``base``: nothing)."""
+    parts = [f"{path.rsplit('.', 1)[-1]}={show_value(value)}" for path, value in row.settings]
+    if row.region is not None:
+        parts.append(row.region)
+    if row.month is not None:
+        parts.append(f"month {row.month:02d}")
+    return ", ".join(parts) or "base"
+
+
+def sweep_table(sweep, fmt: str = "text") -> str:
+    return render(sweep_rows_table(sweep), fmt)
 
 
 def serving_config_summary(config) -> str:
@@ -267,6 +387,99 @@ def serving_summary(result) -> str:
 
 # helpers
 
+FORMATS = ("text", "markdown", "latex")
+
+
+@dataclasses.dataclass
+class Table:
+    """A table of strings: ``rules`` are the row indices a horizontal rule precedes (e.g. a total row)."""
+
+    head: list[str]
+    rows: list[list[str]]
+    right: frozenset = frozenset()
+    caption: str = ""
+    rules: frozenset = frozenset()
+    notes: list[str] = dataclasses.field(default_factory=list)   # lines after the table (warnings, notes)
+
+
+def render(table: Table, fmt: str = "text") -> str:
+    """``table`` as ``"text"`` (columns padded with spaces), ``"markdown"`` (a pipe table, numbers
+    right-aligned) or ``"latex"`` (a booktabs ``table`` with its caption)."""
+    if fmt == "markdown":
+        return markdown_table(table)
+    if fmt == "latex":
+        return latex_table(table)
+    out = columns(table.head, table.rows, right=table.right, rules=table.rules)
+    return "\n".join(([table.caption] if table.caption else []) + out + table.notes)
+
+
+def markdown_table(t: Table) -> str:
+    def cell(c):
+        return c.replace("|", "\\|").strip() or " "
+
+    out = []
+    if t.caption:
+        out += [f"**{cell(t.caption)}**", ""]
+    out.append("| " + " | ".join(cell(h) for h in t.head) + " |")
+    out.append("|" + "|".join("---:" if i in t.right else ":---" for i in range(len(t.head))) + "|")
+    out += ["| " + " | ".join(cell(c) for c in r) + " |" for r in t.rows]
+    if t.notes:
+        out += [""] + [f"{n}  " for n in t.notes]
+    return "\n".join(out)
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    """Text safe in LaTeX (special characters escaped; CO2 as CO\textsubscript{2}; x as \texttimes)."""
+    out = "".join(_LATEX_SPECIAL.get(c, c) for c in str(text))
+    return out.replace("CO2e", r"CO\textsubscript{2}e").replace("×", r"\texttimes{}").replace("–", "--")
+
+
+def latex_table(t: Table) -> str:
+    spec = "".join("r" if i in t.right else "l" for i in range(len(t.head)))
+    out = [r"\begin{table}[ht]", r"\centering"]
+    if t.caption:
+        out.append(r"\caption{" + latex_escape(t.caption) + "}")
+    out += [r"\begin{tabular}{" + spec + "}", r"\toprule",
+            " & ".join(latex_escape(h) for h in t.head) + r" \\", r"\midrule"]
+    for i, r in enumerate(t.rows):
+        if i in t.rules:
+            out.append(r"\midrule")
+        out.append(" & ".join(latex_escape(c.strip()) for c in r) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}"]
+    if t.notes:
+        out.append(r"\par\smallskip\footnotesize " + r" \\ ".join(latex_escape(n) for n in t.notes))
+    out.append(r"\end{table}")
+    return "\n".join(out)
+
+
+def fixed(x: float, decimals: int = 2, comma: bool = False) -> str:
+    """``x`` to ``decimals`` places; a non-zero value too small for them (below 0.1 at two places)
+    gets two significant digits instead (``0.042``, ``0.0042``, ``3.1e-05``), never a misleading ``0.00``."""
+    if x != 0 and abs(x) < 10 ** (1 - decimals):
+        return f"{x:.2g}" if abs(x) >= 1e-4 else f"{x:.1e}"
+    return f"{x:,.{decimals}f}" if comma else f"{x:.{decimals}f}"
+
+
+def mass(kg: float) -> str:
+    """A mass of CO2e in tonnes, or in kg below a tonne: ``216.20 t``, ``340 kg``, ``0.012 kg``."""
+    if abs(kg) >= 1000 or kg == 0:
+        return f"{kg / 1000:,.2f} t"
+    return f"{kg:.3g} kg" if abs(kg) < 100 else f"{kg:.0f} kg"
+
+
+def energy(kwh: float) -> str:
+    """An energy in MWh, or kWh / Wh when small: ``744.49 MWh``, ``12.3 kWh``."""
+    if abs(kwh) >= 1000 or kwh == 0:
+        return f"{kwh / 1000:,.2f} MWh"
+    if abs(kwh) >= 1:
+        return f"{kwh:.3g} kWh"
+    return f"{kwh * 1000:.3g} Wh"
+
+
 METHOD_NAMES = {"sobol": "scrambled Sobol'", "lhs": "Latin hypercube", "random": "plain random"}
 
 
@@ -287,13 +500,19 @@ def show_value(v) -> str:
     return str(v)
 
 
-def columns(head, rows, right=()) -> list[str]:
-    """A plain text table; columns in ``right`` are right-aligned (numbers)."""
+def columns(head, rows, right=(), rules=()) -> list[str]:
+    """A plain text table; columns in ``right`` are right-aligned (numbers); a rule before each row in ``rules``."""
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
 
     def line(r):
         return "  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)).rstrip()
 
-    return [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
+    rule = line(["-" * w for w in widths])
+    out = [line(head), rule]
+    for i, r in enumerate(rows):
+        if i in rules:
+            out.append(rule)
+        out.append(line(r))
+    return out
 
 

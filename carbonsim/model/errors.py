@@ -27,6 +27,29 @@ def field_path(loc: tuple) -> str:
     return out
 
 
+_PATH_PART = re.compile(r'\.?(?:([A-Za-z0-9_-]+)|"((?:[^"\\]|\\.)*)")((?:\[\d+\])*)')
+
+
+def path_loc(path: str) -> tuple:
+    """``workloads.service[0].max_batch_size`` -> ``("workloads", "service", 0, "max_batch_size")``
+    (the inverse of :func:`field_path`; keys may be quoted: ``datacenters."us east".pue``).
+    Raises ValueError on a malformed path."""
+    loc: list = []
+    pos = 0
+    path = path.strip()
+    while pos < len(path):
+        m = _PATH_PART.match(path, pos)
+        if not m or m.end() == pos or (pos == 0 and path.startswith(".")):
+            raise ValueError(f"not a path: {path!r} (write it as in error messages, e.g. "
+                             "workloads.service[0].max_batch_size)")
+        loc.append(m.group(1) if m.group(1) is not None else json.loads(f'"{m.group(2)}"'))
+        loc += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(3))]
+        pos = m.end()
+    if not loc:
+        raise ValueError("empty path")
+    return tuple(loc)
+
+
 def pydantic_rule(error: dict) -> str:
     """One pydantic error's message, said as a rule ("must be ..."), for every error line."""
     kind, value = error["type"], error.get("input")

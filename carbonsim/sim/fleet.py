@@ -141,9 +141,11 @@ class IntervalLog:
         self.start, self.end, self.power = array("d"), array("d"), array("d")
         self.datacenter, self.workload, self.kind = array("i"), array("i"), array("b")
         self.chips = array("d")
+        self.job = array("q")
 
-    def add(self, start, end, power, datacenter, workload, kind, chips):
+    def add(self, start, end, power, datacenter, workload, kind, chips, job=-1):
         if end > start:
+            self.job.append(job)
             self.start.append(start)
             self.end.append(end)
             self.power.append(power)
@@ -161,6 +163,7 @@ class IntervalLog:
             "workload": np.frombuffer(self.workload, dtype=np.int32).copy(),
             "kind": np.frombuffer(self.kind, dtype=np.int8).copy(),
             "chips": np.frombuffer(self.chips, dtype=np.float64).copy(),
+            "job": np.frombuffer(self.job, dtype=np.int64).copy(),   # job index, -1 for idle chips
         }
 
 
@@ -335,10 +338,11 @@ def _ints(column) -> list[int]:
 
 def simulate(jobs: Jobs, pools: list[Pool], policies: list[Policy], forecasts: list[Forecast], *,
              t_start: float = 0.0, t_end: float | None = None, group_limits: dict[int, int] | None = None,
-             baseline: bool = False) -> EngineRun:
+             baseline: bool = False, progress=None) -> EngineRun:
     """Run the job table through the fleet.  ``baseline=True`` ignores every policy
     (fixed placement at the home datacenter, start at submit).  ``forecasts[k]`` is
-    what policy ``k`` sees of each datacenter's hourly intensity."""
+    what policy ``k`` sees of each datacenter's hourly intensity.  ``progress``: an
+    object with ``update(k)``, told of every submitted job (in steps of n / 200)."""
     env = simpy.Environment(initial_time=float(t_start))
     log = IntervalLog()
     pool_index = {(p.datacenter, p.hardware): i for i, p in enumerate(pools)}
@@ -403,7 +407,7 @@ def simulate(jobs: Jobs, pools: list[Pool], policies: list[Policy], forecasts: l
             yield env.timeout(length)
             state.release(chips)
             state.busy_chip_s += length * chips
-            log.add(t, env.now, watts, dc, wl[i], BUSY, chips)
+            log.add(t, env.now, watts, dc, wl[i], BUSY, chips, i)
         end[i] = env.now
         if g in group_sem:
             group_sem[g].release(token)
@@ -427,7 +431,7 @@ def simulate(jobs: Jobs, pools: list[Pool], policies: list[Policy], forecasts: l
         state.release(chips)
         state.busy_chip_s += work * chips
         end[i] = now = env.now
-        log.add(t, now, chips * power_a[i], dc, wl[i], BUSY, chips)
+        log.add(t, now, chips * power_a[i], dc, wl[i], BUSY, chips, i)
 
     def new_job(i: int):
         return plain_job(i) if plain[pol[i]] and grp[i] < 0 else job(i)
@@ -441,14 +445,21 @@ def simulate(jobs: Jobs, pools: list[Pool], policies: list[Policy], forecasts: l
             if after[i] >= 0:
                 env.process(waiter(i, after[i]))
         order = sorted((i for i in range(n) if after[i] < 0), key=submit.__getitem__)   # stable
-        for i in order:
+        step = max(1, len(order) // 200)
+        for k, i in enumerate(order, start=1):
             delay = submit[i] - env.now
             if delay > 0:
                 yield env.timeout(delay)
             env.process(new_job(i))
+            if progress is not None and k % step == 0:
+                progress.update(step)
+                reported[0] += step
 
+    reported = [0]
     env.process(arrivals())
     env.run()
+    if progress is not None and n > reported[0]:
+        progress.update(n - reported[0])
     job_end = np.array(end, dtype=np.float64)
     finish = float(np.nanmax(job_end)) if n else t_start
     run = EngineRun(

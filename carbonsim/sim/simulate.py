@@ -221,9 +221,9 @@ def _service_intervals(services: dict, rows, t0: dt.datetime, dc_index: dict) ->
                     ("chips", block["chips"], res.drain_busy_chip_s / span))}
             m = len(block["start_s"])
             block.update(datacenter=np.full(m, dc_index[dc], np.int32), workload=np.full(m, i, np.int32),
-                         kind=np.zeros(m, np.int8))
+                         kind=np.zeros(m, np.int8), job=np.full(m, -1, np.int64))
             parts.append(block)
-    keys = ("start_s", "end_s", "power_w", "datacenter", "workload", "kind", "chips")
+    keys = ("start_s", "end_s", "power_w", "datacenter", "workload", "kind", "chips", "job")
     return {k: np.concatenate([p[k] for p in parts]) for k in keys} if parts else {}
 
 
@@ -353,14 +353,17 @@ class Simulated:
     services: dict = dataclasses.field(default_factory=dict)
 
 
-def run(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1):
+def run(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1, progress=None):
     """Simulate a resolved scenario; returns a :class:`carbonsim.results.Result`
-    (:func:`carbonsim.run` also takes a file path or a :class:`carbonsim.Scenario`)."""
-    sim = simulate(scenario, hourly=hourly, num_threads=num_threads)
+    (:func:`carbonsim.run` also takes a file path or a :class:`carbonsim.Scenario`).  ``progress``:
+    an object with ``start(total, done, unit)``, ``update(k)`` and ``close()`` (e.g. the command
+    line's progress bar), told of the jobs the engine submits."""
+    sim = simulate(scenario, hourly=hourly, num_threads=num_threads, progress=progress)
     return build_result(sim)
 
 
-def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1) -> Simulated:
+def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1,
+             progress=None) -> Simulated:
     """Run the engine and the accounting kernel; see :class:`Simulated`."""
     rows = workload_rows(scenario)
     dc_names = list(scenario.datacenters)
@@ -404,11 +407,18 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
                                   length_known=p.length_known) for p in policies]
 
     t_start = _secs(min(starts), t0)
-    runs = {"policy": engine.simulate(jobs, pools, eng_policies, forecasts, t_start=t_start, t_end=t_end_s,
-                                      group_limits=limits)}
-    if not all(p.is_baseline for p in policies):
-        runs["baseline"] = engine.simulate(jobs, pools, eng_policies, forecasts, t_start=t_start, t_end=t_end_s,
-                                           group_limits=limits, baseline=True)
+    with_baseline = not all(p.is_baseline for p in policies)
+    if progress is not None:
+        progress.start(len(jobs) * (2 if with_baseline else 1), 0, "jobs")
+    try:
+        runs = {"policy": engine.simulate(jobs, pools, eng_policies, forecasts, t_start=t_start, t_end=t_end_s,
+                                          group_limits=limits, progress=progress)}
+        if with_baseline:
+            runs["baseline"] = engine.simulate(jobs, pools, eng_policies, forecasts, t_start=t_start,
+                                               t_end=t_end_s, group_limits=limits, baseline=True, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     t_last = max([r.t_end for r in runs.values()] + [float(extra["end_s"].max()) if extra else 0.0])
     for r in runs.values():      # the same horizon for the policy and its baseline
         engine.finish(r, t_last)
@@ -429,11 +439,20 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
     if hourly:
         a = accounted["policy"]
         iv = a.run.intervals
-        e = hourly_energy(iv["start_s"], iv["end_s"], iv["power_w"], iv["datacenter"], len(dc_names), table.n_hours)
-        fac = e * pue[:, None]
-        hourly_data = {"t0": t0, "it_kwh": e / J_PER_KWH, "energy_kwh": fac / J_PER_KWH,
-                       "gross_kg": fac * table.values[:, :, 0] / J_PER_KWH / 1000,
-                       "net_kg": fac * table.values[:, :, 1] / J_PER_KWH / 1000,
-                       "intensity_g_per_kwh": table.values[:, :, 0]}
+        n_dc, n_h = len(dc_names), table.n_hours
+        # per (workload row or idle capacity, datacenter): rows 0..n-1 the workloads, row n idle chips
+        w = iv["workload"].astype(np.int64)
+        group = np.where(w >= 0, w, len(rows)) * n_dc + iv["datacenter"]
+        e = hourly_energy(iv["start_s"], iv["end_s"], iv["power_w"], group, (len(rows) + 1) * n_dc, n_h)
+        e = e.reshape(len(rows) + 1, n_dc, n_h)
+        fac = e * pue[None, :, None]
+        gross = fac * table.values[None, :, :, 0] / J_PER_KWH / 1000
+        net = fac * table.values[None, :, :, 1] / J_PER_KWH / 1000
+        hourly_data = {"t0": t0, "it_kwh": e.sum(axis=0) / J_PER_KWH, "energy_kwh": fac.sum(axis=0) / J_PER_KWH,
+                       "gross_kg": gross.sum(axis=0), "net_kg": net.sum(axis=0),
+                       "intensity_g_per_kwh": table.values[:, :, 0],
+                       # per workload row (the last row: idle capacity), summed over datacenters
+                       "workload_energy_kwh": fac.sum(axis=1) / J_PER_KWH,
+                       "workload_gross_kg": gross.sum(axis=1), "workload_net_kg": net.sum(axis=1)}
     return Simulated(scenario, rows, pools, jobs, accounted, policies, t0, table, hourly_data, services)
 

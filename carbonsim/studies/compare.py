@@ -92,8 +92,18 @@ class Comparison:
         pa, pb = self.a.by_phase(), self.b.by_phase()
         return {k: (pa.get(k, Totals()), pb.get(k, Totals())) for k in dict.fromkeys([*pa, *pb])}
 
+    def services(self) -> dict[str, tuple[dict | None, dict | None]]:
+        """Per service (by workload name) in A or B: its serving summary in A and in B (None where absent):
+        ``latency_s`` (p50 / p95 / p99 with the request-level engine, mean always) and ``per_query``."""
+        sa = {w.name: w.serving for w in self.a.workloads if w.serving}
+        sb = {w.name: w.serving for w in self.b.workloads if w.serving}
+        return {k: (sa.get(k), sb.get(k)) for k in dict.fromkeys([*sa, *sb])}
+
     def to_dict(self) -> dict:
         return {
+            "serving": {k: {"a": None if a is None else {"latency_s": a["latency_s"], "per_query": a["per_query"]},
+                            "b": None if b is None else {"latency_s": b["latency_s"], "per_query": b["per_query"]}}
+                        for k, (a, b) in self.services().items()},
             "a": {"scenario": self.a.scenario.name, "sha256": self.a.scenario.sha256},
             "b": {"scenario": self.b.scenario.name, "sha256": self.b.scenario.sha256},
             "phases": {k: {"a": ta.to_dict(), "b": tb.to_dict(),
@@ -107,9 +117,17 @@ class Comparison:
             "warnings": list(self.warnings),
         }
 
-    def format_table(self) -> str:
+    def format_table(self, fmt: str = "text") -> str:
         from ..cli.tables import comparison_table
-        return comparison_table(self)
+        return comparison_table(self, fmt)
+
+    def __repr__(self) -> str:
+        from ..cli.notebook import comparison_repr
+        return comparison_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..cli.notebook import comparison_html
+        return comparison_html(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)

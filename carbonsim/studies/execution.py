@@ -208,7 +208,9 @@ def make_chunks(ctx: StudyContext, todo: np.ndarray, workers: int) -> list[list]
         key, idx = items[0]
         return [[(key, idx[a:a + FAST_CHUNK])] for a in range(0, len(idx), FAST_CHUNK)]
     per = max(1, min(16, len(items) // (8 * max(workers, 1))))
-    return [items[a:a + per] for a in range(0, len(items), per)]
+    # the first chunks hold one engine run each, so that progress (and its ETA) shows from the start
+    first = min(len(items), 2 * max(workers, 1)) if per > 1 else 0
+    return [items[a:a + 1] for a in range(first)] + [items[a:a + per] for a in range(first, len(items), per)]
 
 
 def execute(ctx: StudyContext, chunks: list, ckpt: Checkpoint, progress, *, workers: int,
@@ -288,6 +290,9 @@ class NoProgress:
 
     def start(self, total: int, done: int = 0, unit: str = "samples") -> None:
         pass
+
+    def status(self, text: str) -> None:
+        """What the study is doing before its samples run (optional in a progress object)."""
 
     def update(self, k: int) -> None:
         pass

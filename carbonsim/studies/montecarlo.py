@@ -139,7 +139,7 @@ class UncertaintyResult:
                 "confidence_level": s["confidence_level"], "n_resamples": s["n_resamples"],
                 "inputs": [{"path": self.scenario.sampled[j].path, "S1": float(s["S1"][j]),
                             "S1_interval": [float(v) for v in s["S1_interval"][j]], "ST": float(s["ST"][j]),
-                            "ST_interval": [float(v) for v in s["ST_interval"][j]]} for j in self._ranking()],
+                            "ST_interval": [float(v) for v in s["ST_interval"][j]]} for j in self.ranking()],
             }
         if self.tornado is not None:
             out["tornado"] = {"output": "total_co2e_kg", "percentiles": [min(self.percentiles), max(self.percentiles)],
@@ -148,7 +148,8 @@ class UncertaintyResult:
                                          for t in sorted(self.tornado, key=lambda t: -t["swing"])]}
         return out
 
-    def _ranking(self) -> list[int]:
+    def ranking(self) -> list[int]:
+        """Indices of the sampled inputs, most influential first (by total-order index; as given without)."""
         if self.sensitivity is None:
             return list(range(len(self.scenario.sampled)))
         st = self.sensitivity["ST"]
@@ -159,14 +160,59 @@ class UncertaintyResult:
         from ..cli.tables import uncertainty_headline
         return uncertainty_headline(self)
 
-    def format_table(self) -> str:
+    def format_table(self, fmt: str = "text") -> str:
+        """The study's tables: ``fmt`` = ``"text"``, ``"markdown"`` or ``"latex"``."""
         from ..cli.tables import uncertainty_table
-        return uncertainty_table(self)
+        return uncertainty_table(self, fmt)
+
+    def to_frame(self):
+        """One row per sample: the drawn value of every uncertain input (by path) and every output
+        (``total_co2e_kg``, ..., then ``phase <p>: <metric>`` and ``workload <w>: <metric>``). Needs pandas."""
+        pd = _pandas("to_frame()")
+        data = {}
+        for j, inp in enumerate(self.scenario.sampled):
+            col = self.inputs[:, j]
+            data[inp.path] = [inp.value(x) for x in col.tolist()] if inp.categorical or inp.integer else col
+        for kind, name in self.layout.entities:
+            prefix = "" if kind == "totals" else f"{kind} {name}: "
+            for metric in METRICS:
+                data[prefix + metric] = self.values[:, self.layout.column((kind, name), metric)]
+        return pd.DataFrame(data).rename_axis("sample")
+
+    def summary_frame(self):
+        """One row per output (totals, phases, workloads) and metric: mean, std, s.e., median, min, max
+        and the percentiles. Needs pandas."""
+        pd = _pandas("summary_frame()")
+        rows = []
+        for kind, name in self.layout.entities:
+            for metric in METRICS:
+                where = {"phase": name} if kind == "phase" else {"workload": name} if kind == "workload" else {}
+                s = self.stats(metric, **where)
+                rows.append({"entity": kind, "name": name or "total", "metric": metric,
+                             **{k: s[k] for k in ("mean", "std", "sem", "median", "min", "max")},
+                             **{f"p{k}": v for k, v in s["percentiles"].items()}})
+        return pd.DataFrame(rows).set_index(["entity", "name", "metric"])
+
+    def __repr__(self) -> str:
+        from ..cli.notebook import uncertainty_repr
+        return uncertainty_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..cli.notebook import uncertainty_html
+        return uncertainty_html(self)
 
     def plot(self, directory: str | os.PathLike) -> list[Path]:
         """Histogram and CDF of total CO2e, and the tornado chart if computed (needs matplotlib)."""
         from ..cli.plots import uncertainty_plots
         return uncertainty_plots(self, directory)
+
+
+def _pandas(what: str):
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError(f"{what} needs pandas: pip install 'carbonsim[pandas]'") from None
+    return pd
 
 
 def _stats(v: np.ndarray, percentiles) -> dict:
@@ -322,7 +368,11 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
         raise ScenarioError([Problem("", "no uncertain inputs: nothing to sample", has_value=False,
                                      fix='give a value as a distribution, e.g. pue = {dist = "uniform", '
                                          'low = 1.08, high = 1.15} (docs/uncertainty.md)')], source)
+    bar = progress if progress is not None else NoProgress()
+    say = getattr(bar, "status", None) or (lambda text: None)
+    say(f"nominal run and {len(u.sampled)} input probe(s)")
     pl = plan(u, vary_seed=vary_seed)
+    say("sampling design")
     layout, reweighted, warnings = pl.layout, pl.reweighted, pl.warnings
     d = len(u.sampled)
 
@@ -365,7 +415,6 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
     todo = np.flatnonzero(~ckpt.done)
     chunks = make_chunks(ctx, todo, workers) if len(todo) else []
     engine_runs = 1 if not schedule and seeds is None else len(set(ctx.keys(np.arange(len(x_all)))))
-    bar = progress if progress is not None else NoProgress()
     bar.start(len(x_all), int(ckpt.done.sum()), "evaluations" if len(x_all) != n else "samples")
     backend = "checkpoint"
     try:

@@ -24,11 +24,20 @@ def sobol_indices(f_a: np.ndarray, f_b: np.ndarray, f_ab: np.ndarray, *, seed: i
 
     f_a, f_b, f_ab = (np.asarray(a, dtype=float) for a in (f_a, f_b, f_ab))
     d, n = f_ab.shape
-    res = scipy_sobol(func={"f_A": f_a[None, :], "f_B": f_b[None, :], "f_AB": f_ab[:, None, :]}, n=n)
-    s1 = np.atleast_1d(np.asarray(res.first_order, dtype=float)).reshape(d)
-    st = np.atleast_1d(np.asarray(res.total_order, dtype=float)).reshape(d)
     mean = np.mean([f_a, f_b])
     a, b, ab = f_a - mean, f_b - mean, f_ab - mean
+    try:
+        res = scipy_sobol(func={"f_A": f_a[None, :], "f_B": f_b[None, :], "f_AB": f_ab[:, None, :]}, n=n)
+        s1 = np.atleast_1d(np.asarray(res.first_order, dtype=float)).reshape(d)
+        st = np.atleast_1d(np.asarray(res.total_order, dtype=float)).reshape(d)
+    except TypeError:
+        # scipy squeezes a single input's indices to a scalar and then fails; the same estimators here
+        var = np.var(np.concatenate([a, b]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s1 = np.mean(b * (ab - a), axis=1) / var
+            st = 0.5 * np.mean((a - ab) ** 2, axis=1) / var
+        s1[~np.isfinite(s1)] = 0.0
+        st[~np.isfinite(st)] = 0.0
     # Each estimator is a ratio of means of per-row terms, so a resample is a vector of row counts
     # w and its estimates follow from w @ terms: no (resamples x n x d) gathers.
     terms = np.column_stack([(b * (ab - a)).T, ((a - ab) ** 2).T, a, b, a * a, b * b])   # (n, 2d + 4)
