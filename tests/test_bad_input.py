@@ -88,7 +88,7 @@ EXPECTED: dict[str, list[str]] = {
     "missing_datacenters.toml": ["datacenters: required key is missing",
                                  "add a [datacenters.NAME] table with pue, grid_intensity_gco2e_per_kwh"],
     "missing_pue.toml": [f"{MS}.pue: required key is missing (for example pue = 1.1)"],
-    "missing_chips.toml": [f"{GPT3}.chips: required key is missing (for example chips = 512)"],
+    "missing_chips.toml": [f"{GPT3}.chips: required key is missing (for example chips = 512; or chip_hours = "],
     "schema_version_2.toml": ["schema_version: unsupported version (this carbonsim reads version 1), got 2",
                               "upgrade carbonsim"],
     "schema_version_string.toml": ["schema_version: must be the integer 1, got '1'", "without quotes"],
@@ -98,15 +98,45 @@ EXPECTED: dict[str, list[str]] = {
     "cfe_and_net.toml": [f"{MS}: give either cfe or net_grid_intensity_gco2e_per_kwh, not both"],
     "net_above_gross.toml": [f"{MS}: net_grid_intensity_gco2e_per_kwh (500.0) must not exceed "
                              "grid_intensity_gco2e_per_kwh (429.0)"],
-    "duration_and_flops.toml": [f"{GPT3}: give exactly one of duration_days, duration_hours or flops",
-                                "(got duration_days, flops)"],
-    "no_duration.toml": [f"{GPT3}: give exactly one of duration_days, duration_hours or flops"],
+    "duration_and_flops.toml": [f"{GPT3}: give exactly one of duration_days, duration_hours, flops, tokens or "
+                                "chip_hours", "(got duration_days, flops)"],
+    "no_duration.toml": [f"{GPT3}: give exactly one of duration_days, duration_hours, flops, tokens or chip_hours"],
     "flops_without_rate.toml": [f"{GPT3}: with flops, give exactly one of achieved_tflops_per_chip or "
                                 "hardware_efficiency"],
     "above_peak.toml": [f"{GPT3}.achieved_tflops_per_chip: exceeds the peak of v100 (125 TFLOP/s), got 200.0",
                         "check the units"],
     "new_hardware_no_power.toml": ["hardware.custom-npu: new hardware needs tdp_w or system_power_w",
                                    "add system_power_w = ..., or base = one of tpu-v2"],
+    # intensities with units
+    "intensity_no_unit.toml": [f"{MS}.grid_intensity: needs a unit", 'write "954 g/kWh"', "got 954"],
+    "intensity_bad_unit.toml": [f"{MS}.grid_intensity: unit 'lbs/GWh' is not a carbon-intensity unit",
+                                "use g/kWh, kg/kWh", "got '954 lbs/GWh'"],
+    "intensity_not_number.toml": [f"{MS}.grid_intensity: must be a number and a unit such as \"954 lbs/MWh\"",
+                                  "got 'lots of lbs/MWh'"],
+    "intensity_out_of_range.toml": [f"{MS}.grid_intensity: must be between 0 and 5000 gCO2e/kWh "
+                                    "(is 9071.85 gCO2e/kWh), got '20000 lbs/MWh'"],
+    "intensity_twice.toml": [f"{MS}: give the constant intensity once", "not both"],
+    "net_intensity_bad_unit.toml": [f"{MS}.net_grid_intensity: unit 'kg/kW' is not a carbon-intensity unit",
+                                    "got '0.3 kg/kW'"],
+    # accelerator-hours and training compute from tokens
+    "chip_hours_negative.toml": [f"{GPT3}.chip_hours: must be greater than 0, got -5",
+                                 "for example chip_hours = 184320"],
+    "chip_hours_string.toml": [f"{GPT3}.chip_hours: must be a valid number, got '184,320'",
+                               "for example chip_hours = 184320"],
+    "chip_hours_and_duration.toml": [f"{GPT3}: give exactly one of", "(got duration_days, chip_hours)",
+                                     "needs no chips"],
+    "chip_hours_too_many_chips.toml": [f"{GPT3}.chip_hours: implies 1,388,888,889 chips, more than 10,000,000",
+                                       "give chips, or a longer duration_days"],
+    "tokens_without_parameters.toml": [f"{GPT3}: tokens needs parameters (training FLOPs = 6 x parameters x tokens)"],
+    "tokens_and_flops.toml": [f"{GPT3}: give exactly one of", "(got flops, tokens)"],
+    "tokens_without_rate.toml": [f"{GPT3}: with tokens, give exactly one of achieved_tflops_per_chip or "
+                                 "hardware_efficiency"],
+    "tokens_zero.toml": [f"{GPT3}.tokens: must be greater than 0, got 0"],
+    # service-time law of a service
+    "service_time_unknown.toml": ["workloads.service[0].service_time: must be 'deterministic' or 'exponential', "
+                                  "got 'poisson'", 'for example service_time = "exponential"'],
+    "service_time_number.toml": ["workloads.service[0].service_time: must be 'deterministic' or 'exponential', "
+                                 "got 0.5"],
     # whole-document problems
     "empty.toml": ["the scenario is empty", "start with schema_version = 1"],
     "comments_only.toml": ["the scenario is empty"],

@@ -140,7 +140,8 @@ def result_table(result) -> str:
                         if "p99" in lat else f"mean latency {lat['mean'] * 1e3:.0f} ms (fluid estimate)")
             out.append(f"  {w.name}: {sv['requests']:,.0f} queries ({sv['mode']} mode), "
                        f"{sv['queries_per_second_mean']:,.1f}/s on average; replicas mean {sv['replicas_mean']:.1f}, "
-                       f"max {sv['replicas_max']:.0f}; utilisation {sv['utilization']:.0%}")
+                       f"max {sv['replicas_max']:.0f}; chips mean {sv['chips_mean']:,.1f}, peak {sv['chips_peak']:,}; "
+                       f"utilisation {sv['utilization']:.0%}")
             if pq["wh"] is not None:
                 out.append(f"    per query {pq['wh']:.3g} Wh, {pq['gco2e']['net']:.3g} gCO2e; {lat_text}")
             if "per_user" in sv:

@@ -128,7 +128,10 @@ class Scenario:
         items.append(values)
         return spec
 
-    def add_training_run(self, name: str, *, hardware: str, chips: int, datacenter: str, **values) -> TrainingSpec:
+    def add_training_run(self, name: str, *, hardware: str, datacenter: str, chips: int | None = None,
+                         **values) -> TrainingSpec:
+        """A training run: ``chips`` with one length (``duration_days=``, ``duration_hours=``, ``flops=``,
+        ``tokens=`` with ``parameters=``, or ``chip_hours=``), or ``chip_hours=`` without chips."""
         return self._add("training", TrainingSpec, {"name": name, "hardware": hardware, "chips": chips,
                                                     "datacenter": datacenter, **values})
 

@@ -63,7 +63,8 @@ class SweepResult:
 def _with_region(doc: dict, region: str) -> dict:
     doc = copy.deepcopy(doc)
     for dc in doc["datacenters"].values():
-        for key in ("grid_intensity_gco2e_per_kwh", "net_grid_intensity_gco2e_per_kwh"):
+        for key in ("grid_intensity_gco2e_per_kwh", "net_grid_intensity_gco2e_per_kwh", "grid_intensity",
+                    "net_grid_intensity"):
             dc.pop(key, None)
         if dc.get("cfe") == "grid":
             dc.pop("cfe")
