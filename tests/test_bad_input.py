@@ -137,6 +137,22 @@ EXPECTED: dict[str, list[str]] = {
                                   "got 'poisson'", 'for example service_time = "exponential"'],
     "service_time_number.toml": ["workloads.service[0].service_time: must be 'deterministic' or 'exponential', "
                                  "got 0.5"],
+    # grid alignment: the same checks in validate and run, in the file's keys
+    "grid_other_year.toml": ["datacenters.virginia.grid: the simulation starts in 2024, but eia:PJM covers "
+                             "2022-01-01T00:00Z..2023-01-01T00:00Z and grid_year_shift is 'none'",
+                             'set grid_year_shift = "weekday" in [scenario] for every datacenter or in '
+                             "[datacenters.virginia]", "datacenters.iowa.grid: the simulation starts in 2024"],
+    "grid_past_end.toml": ["datacenters.virginia.grid: the simulation needs 2022-12-26T00:00Z..2023-01-05T00:00Z "
+                           "of eia:PJM (aligned by grid_year_shift = 'exact')",
+                           'set grid_overflow = "wrap" in [scenario] for every datacenter'],
+    "grid_override_none.toml": ["datacenters.iowa.grid: the simulation starts in 2024",
+                                "grid_year_shift is 'none'", "[datacenters.iowa]"],
+    "grid_year_shift_bad.toml": ["scenario.grid_year_shift: must be 'none', 'exact' or 'weekday', got 'monday'",
+                                 'for example grid_year_shift = "weekday"'],
+    "grid_overflow_bool.toml": ["scenario.grid_overflow: must be 'error' or 'wrap', got True"],
+    "grid_gap_too_long.toml": ["datacenters.virginia.grid_max_gap_hours: eia:PJM has 22 consecutive missing hours "
+                               "2022-03-13T07:00Z..2022-03-14T04:00Z", "got 12",
+                               "raise grid_max_gap_hours to at least 22"],
     # whole-document problems
     "empty.toml": ["the scenario is empty", "start with schema_version = 1"],
     "comments_only.toml": ["the scenario is empty"],
@@ -149,7 +165,7 @@ EXPECTED: dict[str, list[str]] = {
 FILES = sorted(p.name for p in CORPUS.iterdir() if p.is_file())
 #: A few files also run through a real ``python -m carbonsim.cli`` process.
 SUBPROCESS = ["chips_negative.toml", "undefined_datacenter.toml", "binary.toml", "empty.toml",
-              "unknown_in_training.toml", "pue_nan.toml"]
+              "unknown_in_training.toml", "pue_nan.toml", "grid_other_year.toml"]
 
 
 def test_corpus_is_complete():
@@ -181,6 +197,7 @@ def test_load_raises_scenario_error(name):
     for fragment in EXPECTED[name]:
         assert fragment in text, f"{fragment!r} not in {text!r}"
     assert "Traceback" not in text and "pydantic" not in text and "Input should" not in text
+    assert "year_shift='" not in text and "overflow='" not in text, "Python argument names, not the file's keys"
 
 
 @pytest.mark.parametrize("command", ["validate", "run"])

@@ -64,8 +64,9 @@ class Scenario:
 
     def __init__(self, name: str = "scenario", *, description: str = "", seed: int = 0,
                  start: dt.datetime | dt.date | str | None = None, end: dt.datetime | dt.date | str | None = None,
-                 source: str | None = None):
-        meta = {"name": name, "description": description, "seed": seed}
+                 source: str | None = None, **settings):
+        """``settings``: further ``[scenario]`` keys, e.g. ``grid_year_shift="weekday"``."""
+        meta = {"name": name, "description": description, "seed": seed, **settings}
         if start is not None:
             meta["start"] = start
         if end is not None:

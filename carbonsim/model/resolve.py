@@ -24,7 +24,7 @@ from typing import Mapping
 from pydantic import ValidationError
 
 from .. import grid as gridmod
-from . import canonical
+from . import canonical, gridcheck
 from . import hardware as hw
 from .errors import Problem, ScenarioError, toml_key
 from .objects import (
@@ -130,13 +130,18 @@ def _resolve_grid(name: str, d: DatacenterSpec, source: str | None, problems: li
                     signal = gridmod.read_csv(file, timezone=f.timezone, unit=f.unit, basis=f.basis,
                                               max_gap_hours=d.grid_max_gap_hours)
         except gridmod.GridError as err:
+            if getattr(err, "kind", None) == "gap":
+                problems.append(gridcheck.gap_problem(name, err, d.grid_max_gap_hours))
+                return None
             problems.append(Problem(path, str(err), has_value=False,
                                     fix="carbonsim regions lists the bundled signals" if isinstance(d.grid, str) else None))
             return None
         except OSError as err:
             problems.append(Problem(f"{path}.csv", f"cannot read file: {err.strerror}", str(err.filename)))
             return None
-    warnings.extend(f"datacenter {name}: {w.message}" for w in caught if issubclass(w.category, gridmod.GridDataWarning))
+    # the data's filled gaps and glitch hours are reported once the run's hours are known (gridcheck)
+    warnings.extend(f"datacenter {name}: {w.message}" for w in caught
+                    if issubclass(w.category, gridmod.GridDataWarning) and signal.filled is None and signal.glitch is None)
     if d.cfe == "grid" and signal.cfe is None and not signal.constant:
         problems.append(Problem(f"datacenters.{toml_key(name)}.cfe", f"grid signal {signal.name!r} has no hourly CFE",
                                 "grid", fix="give cfe as a number, or use a signal with CFE (em:..., eia:...)"))
@@ -167,9 +172,10 @@ def _resolve_datacenters(spec: ScenarioFile, hardware, source, problems, warning
                                     else ps.power_down_after_minutes * 60.0)
         if signal is None:
             continue
+        year_shift, overflow = gridcheck.alignment(d, spec.scenario)
         out[name] = Datacenter(
             name=name, pue=d.pue, grid=signal, cfe=d.cfe, net_grid_intensity_g_per_kwh=d.net_constant_g,
-            grid_year_shift=d.grid_year_shift, grid_overflow=d.grid_overflow, grid_scale=d.grid_scale,
+            grid_year_shift=year_shift, grid_overflow=overflow, grid_scale=d.grid_scale,
             pools=MappingProxyType(pools),
             location=d.location, description=d.description,
         )
@@ -516,10 +522,13 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
                 if isinstance(out, Search) and out.final_training is not None:
                     _check_capacity(f"{path}.final_training", out.final_training, datacenters, problems)
                 resolved[kind].append(out)
-    if problems:
-        raise ScenarioError(problems, source)
     starts = [w.start for ws in resolved.values() for w in ws]
     start = meta.start or (min(starts) if starts else DEFAULT_START)
+    if not problems:   # the grids must cover the hours the run plans for (the run checks again)
+        t0, n_hours = gridcheck.planned_span(start, meta.end, [w for ws in resolved.values() for w in ws])
+        gridcheck.check_coverage(datacenters, t0, n_hours, problems, warnings)
+    if problems:
+        raise ScenarioError(problems, source)
     return ResolvedScenario(
         name=meta.name, description=meta.description, seed=meta.seed,
         schema_version=spec.schema_version, sha256=_sha256(spec), source=source,

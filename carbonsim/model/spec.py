@@ -72,6 +72,10 @@ class ScenarioMeta(StrictModel):
         None, description="End of the simulated period (idle power is counted until then).",
         examples=[dt.date(2023, 1, 1)],
     )
+    grid_year_shift: Literal["none", "exact", "weekday"] | None = Field(
+        None, description="grid_year_shift of every datacenter that does not set its own.", examples=["weekday"])
+    grid_overflow: Literal["error", "wrap"] | None = Field(
+        None, description="grid_overflow of every datacenter that does not set its own.", examples=["wrap"])
 
     _utc = field_validator("start", "end", mode="before")(to_utc)
 

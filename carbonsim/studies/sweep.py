@@ -69,8 +69,9 @@ def _with_region(doc: dict, region: str) -> dict:
         if dc.get("cfe") == "grid":
             dc.pop("cfe")
         dc["grid"] = region
-        dc.setdefault("grid_year_shift", "weekday")
-        dc.setdefault("grid_overflow", "wrap")
+        for key, value in (("grid_year_shift", "weekday"), ("grid_overflow", "wrap")):
+            if key not in doc.get("scenario", {}):   # a scenario-wide setting applies as written
+                dc.setdefault(key, value)
     return doc
 
 
