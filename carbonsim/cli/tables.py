@@ -183,8 +183,11 @@ def scenario_summary(scenario) -> str:
     lines = [f"scenario {scenario.name!r}: {len(scenario.datacenters)} datacenter(s), {len(scenario.training)} training run(s), "
              f"{len(scenario.job_streams)} job stream(s), {len(scenario.searches)} search(es)"]
     for dc in scenario.datacenters.values():
-        grid = (f"grid {dc.grid_intensity_g_per_kwh:g} gCO2e/kWh" if dc.grid.constant else
-                f"grid {dc.grid.name} (hourly, mean {dc.grid.mean:.1f} gCO2e/kWh, {dc.grid.basis})")
+        uses = f" = {dc.grid.series}" if getattr(dc.grid, "series", None) else ""
+        named = dc.grid.constant and not dc.grid.name.startswith("constant")
+        grid = (f"grid {dc.grid.name} (annual, {dc.grid_intensity_g_per_kwh:g} gCO2e/kWh, {dc.grid.basis})" if named
+                else f"grid {dc.grid_intensity_g_per_kwh:g} gCO2e/kWh" if dc.grid.constant else
+                f"grid {dc.grid.name}{uses} (hourly, mean {dc.grid.mean:.1f} gCO2e/kWh, {dc.grid.basis})")
         pools = "".join(f", {p.chips} x {p.hardware}" for p in dc.pools.values())
         lines.append(f"  datacenter {dc.name}: PUE {dc.pue:g}, {grid}; {dc.net_description}{pools}")
     for run in scenario.training:

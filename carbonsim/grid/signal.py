@@ -93,6 +93,7 @@ class GridSignal:
     notes: str = ""
     filled: np.ndarray | None = None       # hours missing in the data, filled by interpolation
     glitch: np.ndarray | None = None       # hours found to be glitches (kept, or filled)
+    series: str | None = None              # the bundled series this signal is, under another name (cloud regions)
 
     def __post_init__(self):
         where = f"GridSignal {self.name!r}"
