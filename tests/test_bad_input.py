@@ -88,7 +88,7 @@ EXPECTED: dict[str, list[str]] = {
     "missing_datacenters.toml": ["datacenters: required key is missing",
                                  "add a [datacenters.NAME] table with pue, grid_intensity_gco2e_per_kwh"],
     "missing_pue.toml": [f"{MS}.pue: required key is missing (for example pue = 1.1)"],
-    "missing_chips.toml": [f"{GPT3}.chips: required key is missing (for example chips = 512)"],
+    "missing_chips.toml": [f"{GPT3}.chips: required key is missing (for example chips = 512; or chip_hours = "],
     "schema_version_2.toml": ["schema_version: unsupported version (this carbonsim reads version 1), got 2",
                               "upgrade carbonsim"],
     "schema_version_string.toml": ["schema_version: must be the integer 1, got '1'", "without quotes"],
@@ -98,15 +98,61 @@ EXPECTED: dict[str, list[str]] = {
     "cfe_and_net.toml": [f"{MS}: give either cfe or net_grid_intensity_gco2e_per_kwh, not both"],
     "net_above_gross.toml": [f"{MS}: net_grid_intensity_gco2e_per_kwh (500.0) must not exceed "
                              "grid_intensity_gco2e_per_kwh (429.0)"],
-    "duration_and_flops.toml": [f"{GPT3}: give exactly one of duration_days, duration_hours or flops",
-                                "(got duration_days, flops)"],
-    "no_duration.toml": [f"{GPT3}: give exactly one of duration_days, duration_hours or flops"],
+    "duration_and_flops.toml": [f"{GPT3}: give exactly one of duration_days, duration_hours, flops, tokens or "
+                                "chip_hours", "(got duration_days, flops)"],
+    "no_duration.toml": [f"{GPT3}: give exactly one of duration_days, duration_hours, flops, tokens or chip_hours"],
     "flops_without_rate.toml": [f"{GPT3}: with flops, give exactly one of achieved_tflops_per_chip or "
                                 "hardware_efficiency"],
     "above_peak.toml": [f"{GPT3}.achieved_tflops_per_chip: exceeds the peak of v100 (125 TFLOP/s), got 200.0",
                         "check the units"],
     "new_hardware_no_power.toml": ["hardware.custom-npu: new hardware needs tdp_w or system_power_w",
                                    "add system_power_w = ..., or base = one of tpu-v2"],
+    # intensities with units
+    "intensity_no_unit.toml": [f"{MS}.grid_intensity: needs a unit", 'write "954 g/kWh"', "got 954"],
+    "intensity_bad_unit.toml": [f"{MS}.grid_intensity: unit 'lbs/GWh' is not a carbon-intensity unit",
+                                "use g/kWh, kg/kWh", "got '954 lbs/GWh'"],
+    "intensity_not_number.toml": [f"{MS}.grid_intensity: must be a number and a unit such as \"954 lbs/MWh\"",
+                                  "got 'lots of lbs/MWh'"],
+    "intensity_out_of_range.toml": [f"{MS}.grid_intensity: must be between 0 and 5000 gCO2e/kWh "
+                                    "(is 9071.85 gCO2e/kWh), got '20000 lbs/MWh'"],
+    "intensity_twice.toml": [f"{MS}: give the constant intensity once", "not both"],
+    "net_intensity_bad_unit.toml": [f"{MS}.net_grid_intensity: unit 'kg/kW' is not a carbon-intensity unit",
+                                    "got '0.3 kg/kW'"],
+    # accelerator-hours and training compute from tokens
+    "chip_hours_negative.toml": [f"{GPT3}.chip_hours: must be greater than 0, got -5",
+                                 "for example chip_hours = 184320"],
+    "chip_hours_string.toml": [f"{GPT3}.chip_hours: must be a valid number, got '184,320'",
+                               "for example chip_hours = 184320"],
+    "chip_hours_and_duration.toml": [f"{GPT3}: give exactly one of", "(got duration_days, chip_hours)",
+                                     "needs no chips"],
+    "chip_hours_too_many_chips.toml": [f"{GPT3}.chip_hours: implies 1,388,888,889 chips, more than 10,000,000",
+                                       "give chips, or a longer duration_days"],
+    "tokens_without_parameters.toml": [f"{GPT3}: tokens needs parameters (training FLOPs = 6 x parameters x tokens)"],
+    "tokens_and_flops.toml": [f"{GPT3}: give exactly one of", "(got flops, tokens)"],
+    "tokens_without_rate.toml": [f"{GPT3}: with tokens, give exactly one of achieved_tflops_per_chip or "
+                                 "hardware_efficiency"],
+    "tokens_zero.toml": [f"{GPT3}.tokens: must be greater than 0, got 0"],
+    # service-time law of a service
+    "service_time_unknown.toml": ["workloads.service[0].service_time: must be 'deterministic' or 'exponential', "
+                                  "got 'poisson'", 'for example service_time = "exponential"'],
+    "service_time_number.toml": ["workloads.service[0].service_time: must be 'deterministic' or 'exponential', "
+                                 "got 0.5"],
+    # grid alignment: the same checks in validate and run, in the file's keys
+    "grid_other_year.toml": ["datacenters.virginia.grid: the simulation starts in 2024, but eia:PJM covers "
+                             "2022-01-01T00:00Z..2023-01-01T00:00Z and grid_year_shift is 'none'",
+                             'set grid_year_shift = "weekday" in [scenario] for every datacenter or in '
+                             "[datacenters.virginia]", "datacenters.iowa.grid: the simulation starts in 2024"],
+    "grid_past_end.toml": ["datacenters.virginia.grid: the simulation needs 2022-12-26T00:00Z..2023-01-05T00:00Z "
+                           "of eia:PJM (aligned by grid_year_shift = 'exact')",
+                           'set grid_overflow = "wrap" in [scenario] for every datacenter'],
+    "grid_override_none.toml": ["datacenters.iowa.grid: the simulation starts in 2024",
+                                "grid_year_shift is 'none'", "[datacenters.iowa]"],
+    "grid_year_shift_bad.toml": ["scenario.grid_year_shift: must be 'none', 'exact' or 'weekday', got 'monday'",
+                                 'for example grid_year_shift = "weekday"'],
+    "grid_overflow_bool.toml": ["scenario.grid_overflow: must be 'error' or 'wrap', got True"],
+    "grid_gap_too_long.toml": ["datacenters.virginia.grid_max_gap_hours: eia:PJM has 22 consecutive missing hours "
+                               "2022-03-13T07:00Z..2022-03-14T04:00Z", "got 12",
+                               "raise grid_max_gap_hours to at least 22"],
     # whole-document problems
     "empty.toml": ["the scenario is empty", "start with schema_version = 1"],
     "comments_only.toml": ["the scenario is empty"],
@@ -119,7 +165,7 @@ EXPECTED: dict[str, list[str]] = {
 FILES = sorted(p.name for p in CORPUS.iterdir() if p.is_file())
 #: A few files also run through a real ``python -m carbonsim.cli`` process.
 SUBPROCESS = ["chips_negative.toml", "undefined_datacenter.toml", "binary.toml", "empty.toml",
-              "unknown_in_training.toml", "pue_nan.toml"]
+              "unknown_in_training.toml", "pue_nan.toml", "grid_other_year.toml"]
 
 
 def test_corpus_is_complete():
@@ -151,6 +197,7 @@ def test_load_raises_scenario_error(name):
     for fragment in EXPECTED[name]:
         assert fragment in text, f"{fragment!r} not in {text!r}"
     assert "Traceback" not in text and "pydantic" not in text and "Input should" not in text
+    assert "year_shift='" not in text and "overflow='" not in text, "Python argument names, not the file's keys"
 
 
 @pytest.mark.parametrize("command", ["validate", "run"])

@@ -146,18 +146,27 @@ def _cmd_statement(args) -> int:
 
 def _cmd_regions(args) -> int:
     from ..grid import list_signals
-    rows = [r for r in list_signals(args.prefix) if args.all or args.prefix or r.get("resolution") == "hourly"]
+    listed = list_signals(args.prefix)
+    cloud = [r for r in listed if "provider" in r]
+    rows = [r for r in listed if args.all or args.prefix or (r.get("resolution") == "hourly" and "provider" not in r)]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     head = ["name", "source", "year", "basis", "mean", "min", "max"]
     table = [[r["name"], r["source"], str(r.get("year") or "-"), r["basis"], f"{r['mean']:.1f}", f"{r['min']:.1f}",
               f"{r['max']:.1f}"] for r in rows]
+    if args.prefix and cloud:   # cloud regions: which series each draws from
+        head = ["name", "uses", "grid", "year", "basis", "mean"]
+        table = [[r["name"], r.get("series", r["name"]) + ("" if r["resolution"] == "hourly" else " (annual)"),
+                  r.get("grid") or "-", str(r.get("year") or "-"), r["basis"], f"{r['mean']:.1f}"] for r in rows]
     widths = [max(len(x[i]) for x in table + [head]) for i in range(len(head))]
     for r in [head] + table:
-        print("  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        print("  ".join(c.ljust(w) if i < len(head) - 3 or c == r[-2] else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(r, widths))).rstrip())
     if not (args.all or args.prefix):
-        print(f"\n{len(rows)} hourly series (gCO2e/kWh); --all adds the annual tables (gcp:, mlco2:, country:, owid:)")
+        n_hourly = sum(1 for r in cloud if r["resolution"] == "hourly")
+        print(f"\n{len(rows)} hourly series (gCO2e/kWh); {n_hourly} cloud-region names draw on them (--prefix aws:, "
+              "azure:, gcp: or mlco2: lists them); --all adds the annual tables (gcp:, mlco2:, country:, owid:)")
     return EXIT_OK
 
 

@@ -173,7 +173,8 @@ def result_table(result, fmt: str = "text") -> str:
                         if "p99" in lat else f"mean latency {lat['mean'] * 1e3:.0f} ms (fluid estimate)")
             out.append(f"  {w.name}: {sv['requests']:,.0f} queries ({sv['mode']} mode), "
                        f"{sv['queries_per_second_mean']:,.1f}/s on average; replicas mean {sv['replicas_mean']:.1f}, "
-                       f"max {sv['replicas_max']:.0f}; utilisation {sv['utilization']:.0%}")
+                       f"max {sv['replicas_max']:.0f}; chips mean {sv['chips_mean']:,.1f}, peak {sv['chips_peak']:,}; "
+                       f"utilisation {sv['utilization']:.0%}")
             if pq["wh"] is not None:
                 out.append(f"    per query {pq['wh']:.3g} Wh, {pq['gco2e']['net']:.3g} gCO2e; {lat_text}")
             if "per_user" in sv:
@@ -215,8 +216,11 @@ def scenario_summary(scenario) -> str:
     lines = [f"scenario {scenario.name!r}: {len(scenario.datacenters)} datacenter(s), {len(scenario.training)} training run(s), "
              f"{len(scenario.job_streams)} job stream(s), {len(scenario.searches)} search(es)"]
     for dc in scenario.datacenters.values():
-        grid = (f"grid {dc.grid_intensity_g_per_kwh:g} gCO2e/kWh" if dc.grid.constant else
-                f"grid {dc.grid.name} (hourly, mean {dc.grid.mean:.1f} gCO2e/kWh, {dc.grid.basis})")
+        uses = f" = {dc.grid.series}" if getattr(dc.grid, "series", None) else ""
+        named = dc.grid.constant and not dc.grid.name.startswith("constant")
+        grid = (f"grid {dc.grid.name} (annual, {dc.grid_intensity_g_per_kwh:g} gCO2e/kWh, {dc.grid.basis})" if named
+                else f"grid {dc.grid_intensity_g_per_kwh:g} gCO2e/kWh" if dc.grid.constant else
+                f"grid {dc.grid.name}{uses} (hourly, mean {dc.grid.mean:.1f} gCO2e/kWh, {dc.grid.basis})")
         pools = "".join(f", {p.chips} x {p.hardware}" for p in dc.pools.values())
         lines.append(f"  datacenter {dc.name}: PUE {dc.pue:g}, {grid}; {dc.net_description}{pools}")
     for run in scenario.training:

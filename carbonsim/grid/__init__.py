@@ -20,14 +20,17 @@ from .signal import (
                      GridDataWarning,
                      GridError,
                      GridSignal,
+                     GridSpanError,
                      align,
+                     align_index,
                      constant_signal,
                      fill_gaps,
                      find_glitches,
+                     used_hours_notes,
 )
 
 __all__ = [
     "BASES", "DEFAULT_MAX_GAP_HOURS", "GAP_POLICIES", "GLITCH_POLICIES", "GridDataWarning", "GridError", "GridSignal",
-    "KINDS", "UNITS", "UNIT_FACTORS", "align", "clear_cache", "constant_signal", "fill_gaps", "find_glitches",
-    "list_signals", "load_signal", "read_csv", "read_eia930_csv", "read_electricitymaps_csv",
+    "GridSpanError", "KINDS", "UNITS", "UNIT_FACTORS", "align", "align_index", "clear_cache", "constant_signal", "fill_gaps", "find_glitches",
+    "list_signals", "load_signal", "read_csv", "read_eia930_csv", "read_electricitymaps_csv", "used_hours_notes",
 ]

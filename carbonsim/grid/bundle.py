@@ -1,18 +1,22 @@
 """The bundled real grid data (carbonsim/grid/data, licences in NOTICE.md): names, catalog and loading."""
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import io
 import json
+import warnings
 from datetime import datetime
 from importlib import resources
 
 import numpy as np
 
+from .cloud import MAPPING_SOURCE, cloud_entries
 from .signal import (
     DEFAULT_MAX_GAP_HOURS,
     UTC,
+    GridDataWarning,
     GridSignal,
     eia_cfe,
     finish_signal,
@@ -82,6 +86,7 @@ def _catalog() -> dict[str, dict]:
             for iso, c in t["countries"].items():
                 add(f"{prefix}:{iso}", iso, t["source"], c["year"], t["basis"], c["intensity"], t["licence"],
                     _load=("const", c["intensity"], c.get("cfe"), f"{c['name']}; production-based annual average"))
+    cat.update(cloud_entries(cat))   # cloud regions on the hourly series of their grid (cloud.py)
     return cat
 
 
@@ -123,6 +128,12 @@ def load_signal(name: str, *, gap_policy: str = "interpolate", max_gap_hours: in
     """
     entry = _lookup(name)
     load = entry["_load"]
+    if load[0] == "cloud":
+        return _cloud_signal(entry, gap_policy=gap_policy, max_gap_hours=max_gap_hours, glitch_policy=glitch_policy)
+    if load[0] == "cloud-annual":
+        warnings.warn(load[2], GridDataWarning, stacklevel=2)
+        sig = load_signal(load[1])
+        return dataclasses.replace(sig, name=entry["name"], notes=f"{sig.notes}; {load[2]}")
     if load[0] == "const":
         _, value, cfe, notes = load
         year = entry["year"]
@@ -146,3 +157,10 @@ def load_signal(name: str, *, gap_policy: str = "interpolate", max_gap_hours: in
     return finish_signal(fields, gap_policy=gap_policy, max_gap_hours=max_gap_hours, glitch_policy=glitch_policy)
 
 
+def _cloud_signal(entry: dict, **policies) -> GridSignal:
+    """The hourly series a cloud region draws from, under the region's name."""
+    _, series, where, grid, note, annual = entry["_load"]
+    sig = load_signal(series, **policies)
+    text = (f"{where} draws from {grid}: hourly series {series}" + (f" ({note})" if note else "")
+            + (f"; the annual figure is {annual}" if annual else "") + f"; {MAPPING_SOURCE}")
+    return dataclasses.replace(sig, name=entry["name"], series=series, notes=f"{text}; {sig.notes}")

@@ -33,6 +33,22 @@ class GridError(ValueError):
     """Bad grid data or a bad request for it; the message says where, what, which rule and the fix."""
 
 
+class GridSpanError(GridError):
+    """A run's hours are not in the data (structured, so callers can word their own fix).
+
+    ``kind``: ``"year"`` (another year, no year shift), ``"overflow"`` (the span leaves the
+    data) or ``"missing"`` (missing hours inside the span); ``needed`` is the span asked
+    for in the data's time (start, exclusive end), ``data`` the data's own; ``year`` the
+    simulation's start year; ``hours`` the number of missing hours.
+    """
+
+    def __init__(self, message, *, kind, signal=None, name=None, needed=None, year=None, hours=0):
+        super().__init__(str(message))
+        self.kind, self.needed, self.year, self.hours = kind, needed, year, hours
+        self.signal_name = signal.name if signal is not None else name
+        self.data = (signal.start, signal.end) if signal is not None else None
+
+
 class GridDataWarning(UserWarning):
     """Grid data were changed or look suspect (filled gaps, glitch hours)."""
 
@@ -75,6 +91,9 @@ class GridSignal:
     constant: bool = False
     licence: str | None = None
     notes: str = ""
+    filled: np.ndarray | None = None       # hours missing in the data, filled by interpolation
+    glitch: np.ndarray | None = None       # hours found to be glitches (kept, or filled)
+    series: str | None = None              # the bundled series this signal is, under another name (cloud regions)
 
     def __post_init__(self):
         where = f"GridSignal {self.name!r}"
@@ -94,10 +113,10 @@ class GridSignal:
         if np.any(values < 0) or np.any(np.isinf(values)):
             raise grid_error(where, "values must be finite and >= 0", float(values[(values < 0) | np.isinf(values)][0]))
         object.__setattr__(self, "values", values)
-        for field in ("cfe", "estimated"):
+        for field in ("cfe", "estimated", "filled", "glitch"):
             arr = getattr(self, field)
             if arr is not None:
-                arr = _frozen(arr, bool if field == "estimated" else np.float64)
+                arr = _frozen(arr, np.float64 if field == "cfe" else bool)
                 if arr.shape != values.shape:
                     raise grid_error(where, f"{field} must have the shape of values {values.shape}", arr.shape)
                 object.__setattr__(self, field, arr)
@@ -218,10 +237,11 @@ def _fill(values, max_gap_hours, name, start):
     runs = _runs(nan)
     i, j = max(runs, key=lambda r: r[1] - r[0])
     if j - i > max_gap_hours:
-        raise grid_error(name, f"{j - i} consecutive missing hours {_describe_runs([(i, j)], start)} "
-                         f"exceed max_gap_hours={max_gap_hours}", None,
-                   f"raise max_gap_hours to at least {j - i}, or load with gap_policy='keep' and handle NaN yourself",
-                   show_value=False)
+        raise GridSpanError(grid_error(
+            name, f"{j - i} consecutive missing hours {_describe_runs([(i, j)], start)} "
+            f"exceed max_gap_hours={max_gap_hours}", None,
+            f"raise max_gap_hours to at least {j - i}, or load with gap_policy='keep' and handle NaN yourself",
+            show_value=False), kind="gap", name=name, hours=j - i, needed=_describe_runs([(i, j)], start))
     idx = np.arange(v.size)
     v[nan] = np.interp(idx[nan], idx[~nan], v[~nan])
     return v, (f"{name}: filled {int(nan.sum())} missing hours by linear interpolation "
@@ -254,8 +274,10 @@ def finish_signal(fields: dict, *, gap_policy: str, max_gap_hours: int, glitch_p
     sig = GridSignal(**fields)
     values, cfe, notes = np.array(sig.values), None if sig.cfe is None else np.array(sig.cfe), []
     glitches = find_glitches(sig) if glitch_policy != "ignore" else []
+    glitch_mask = None
     if glitches:
         hours = np.array([(t - sig.start) // HOUR for t in glitches])
+        glitch_mask = np.isin(np.arange(values.size), hours)
         text = (f"{len(glitches)} glitch hours with total generation below {GLITCH_FRACTION:.0%} of the median: "
                 f"{_describe_runs(_runs(np.isin(np.arange(values.size), hours)), sig.start)}")
         if glitch_policy == "fill":
@@ -269,6 +291,7 @@ def finish_signal(fields: dict, *, gap_policy: str, max_gap_hours: int, glitch_p
         warnings.warn(f"{name}: {text}", GridDataWarning, stacklevel=3)
         notes.append(text)
     nan = np.isnan(values)
+    filled_mask = nan.copy() if nan.any() and gap_policy == "interpolate" else None
     if nan.any() and gap_policy == "error":
         raise grid_error(name, f"{int(nan.sum())} missing hours {_describe_runs(_runs(nan), sig.start)}", None,
                    "use gap_policy='interpolate' (default) or 'keep'", show_value=False)
@@ -278,8 +301,33 @@ def finish_signal(fields: dict, *, gap_policy: str, max_gap_hours: int, glitch_p
         notes.append(f"{int(nan.sum())} missing hours filled by linear interpolation")
     if gap_policy == "interpolate" and cfe is not None and np.isnan(cfe).any() and not np.isnan(cfe).all():
         cfe = _fill(cfe, cfe.size, name, None)[0]  # follows the values' policy
-    fields = dict(fields, values=values, cfe=cfe, notes="; ".join(filter(None, [fields.get("notes", "")] + notes)))
+    fields = dict(fields, values=values, cfe=cfe, notes="; ".join(filter(None, [fields.get("notes", "")] + notes)),
+                  filled=filled_mask, glitch=glitch_mask)
     return GridSignal(**fields)
+
+
+def used_hours_notes(signal: GridSignal, index: np.ndarray | None) -> list[str]:
+    """What was changed or looks suspect in the data hours ``index`` (from :func:`align_index`):
+    filled gaps and glitch hours of those hours only, one sentence each."""
+    if index is None or signal.constant or not len(index):
+        return []
+    used = np.zeros(signal.n_hours, dtype=bool)
+    used[np.asarray(index) % signal.n_hours] = True
+    out = []
+    if signal.glitch is not None and (signal.glitch & used).any():
+        mask = signal.glitch & used
+        hours = np.flatnonzero(mask)
+        kept = signal.filled is None or not signal.filled[hours].all()
+        out.append(f"{signal.name}: {int(mask.sum())} of the data hours used are glitch hours (total generation "
+                   f"below {GLITCH_FRACTION:.0%} of the median): {_describe_runs(_runs(mask), signal.start)}"
+                   + (f" (kept as published: {', '.join(f'{signal.values[h]:.1f}' for h in hours[:5])} gCO2e/kWh)"
+                      if kept else " (filled as missing hours)"))
+    if signal.filled is not None:
+        mask = signal.filled & used & ~(signal.glitch if signal.glitch is not None else np.zeros_like(used))
+        if mask.any():
+            out.append(f"{signal.name}: {int(mask.sum())} of the data hours used are missing in the data and filled "
+                       f"by linear interpolation: {_describe_runs(_runs(mask), signal.start)}")
+    return out
 
 
 
@@ -299,8 +347,24 @@ def align(signal: GridSignal, start: datetime, n_hours: int, *, year_shift: str 
 
     The span then runs contiguously, so weekdays stay aligned throughout.
     ``overflow``: ``"error"`` if the span leaves the data, ``"wrap"`` to repeat it cyclically.
-    Constant signals give their value at every hour, whatever the year.
+    Constant signals give their value at every hour, whatever the year.  A span that
+    cannot be served raises :class:`GridSpanError` (a :class:`GridError`).
     """
+    idx = align_index(signal, start, n_hours, year_shift=year_shift, overflow=overflow)
+    if idx is None:
+        return np.full(int(n_hours), signal.values[0], dtype=np.float64)
+    out = signal.values[idx].astype(np.float64)
+    if np.isnan(out).any():
+        missing = int(np.isnan(out).sum())
+        raise GridSpanError(grid_error(f"align({signal.name})", f"{missing} of the requested hours are missing (NaN)",
+                                       None, "load the signal with gap_policy='interpolate'", show_value=False),
+                            kind="missing", signal=signal, hours=missing)
+    return out
+
+
+def align_index(signal: GridSignal, start: datetime, n_hours: int, *, year_shift: str | None = None,
+                overflow: str = "error") -> np.ndarray | None:
+    """The data hours (indexes into ``signal.values``) :func:`align` takes; ``None`` for a constant signal."""
     where = f"align({signal.name})"
     start = _utc_hour(start, f"{where}: start")
     if isinstance(n_hours, bool) or not isinstance(n_hours, (int, np.integer)) or n_hours < 0:
@@ -311,13 +375,15 @@ def align(signal: GridSignal, start: datetime, n_hours: int, *, year_shift: str 
     if overflow not in ("wrap", "error"):
         raise grid_error(where, "overflow must be 'wrap' or 'error'", overflow)
     if signal.constant:
-        return np.full(n_hours, signal.values[0], dtype=np.float64)
+        return None
     first, end, n = signal.start, signal.end, signal.n_hours
     if year_shift in (None, "none"):
         if not first <= start < end and start.year != first.year:
-            raise grid_error(where, f"simulation starts in {start.year} but the data cover {_fmt(first)}..{_fmt(end)}",
-                       None, "pass year_shift='weekday' (same hour of year, moved <= 3 days to keep weekdays), "
-                       "year_shift='exact' (same hour of year), or use data for that year", show_value=False)
+            raise GridSpanError(grid_error(
+                where, f"simulation starts in {start.year} but the data cover {_fmt(first)}..{_fmt(end)}", None,
+                "pass year_shift='weekday' (same hour of year, moved <= 3 days to keep weekdays), "
+                "year_shift='exact' (same hour of year), or use data for that year", show_value=False),
+                kind="year", signal=signal, needed=(start, start + n_hours * HOUR), year=start.year)
         target = start
     else:
         target = datetime(first.year, 1, 1, tzinfo=UTC) + (start - datetime(start.year, 1, 1, tzinfo=UTC))
@@ -334,14 +400,12 @@ def align(signal: GridSignal, start: datetime, n_hours: int, *, year_shift: str 
     if overflow == "wrap":
         idx %= n
     elif n_hours and (idx[0] < 0 or idx[-1] >= n):
-        raise grid_error(where, f"needs {_fmt(target)}..{_fmt(target + n_hours * HOUR)} but the data cover "
-                          f"{_fmt(first)}..{_fmt(end)}", None,
-                   "pass overflow='wrap' to repeat the data cyclically, or shorten the simulation", show_value=False)
-    out = signal.values[idx].astype(np.float64)
-    if np.isnan(out).any():
-        raise grid_error(where, f"{int(np.isnan(out).sum())} of the requested hours are missing (NaN)", None,
-                   "load the signal with gap_policy='interpolate'", show_value=False)
-    return out
+        raise GridSpanError(grid_error(
+            where, f"needs {_fmt(target)}..{_fmt(target + n_hours * HOUR)} but the data cover "
+            f"{_fmt(first)}..{_fmt(end)}", None,
+            "pass overflow='wrap' to repeat the data cyclically, or shorten the simulation", show_value=False),
+            kind="overflow", signal=signal, needed=(target, target + n_hours * HOUR), year=start.year)
+    return idx
 
 
 def eia_cfe(gen: Mapping[str, np.ndarray]) -> np.ndarray:

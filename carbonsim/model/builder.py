@@ -64,8 +64,9 @@ class Scenario:
 
     def __init__(self, name: str = "scenario", *, description: str = "", seed: int = 0,
                  start: dt.datetime | dt.date | str | None = None, end: dt.datetime | dt.date | str | None = None,
-                 source: str | None = None):
-        meta = {"name": name, "description": description, "seed": seed}
+                 source: str | None = None, **settings):
+        """``settings``: further ``[scenario]`` keys, e.g. ``grid_year_shift="weekday"``."""
+        meta = {"name": name, "description": description, "seed": seed, **settings}
         if start is not None:
             meta["start"] = start
         if end is not None:
@@ -128,7 +129,10 @@ class Scenario:
         items.append(values)
         return spec
 
-    def add_training_run(self, name: str, *, hardware: str, chips: int, datacenter: str, **values) -> TrainingSpec:
+    def add_training_run(self, name: str, *, hardware: str, datacenter: str, chips: int | None = None,
+                         **values) -> TrainingSpec:
+        """A training run: ``chips`` with one length (``duration_days=``, ``duration_hours=``, ``flops=``,
+        ``tokens=`` with ``parameters=``, or ``chip_hours=``), or ``chip_hours=`` without chips."""
         return self._add("training", TrainingSpec, {"name": name, "hardware": hardware, "chips": chips,
                                                     "datacenter": datacenter, **values})
 

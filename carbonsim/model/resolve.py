@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import json
 import math
 import warnings as _warnings
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Mapping
 from pydantic import ValidationError
 
 from .. import grid as gridmod
+from . import canonical, gridcheck
 from . import hardware as hw
 from .errors import Problem, ScenarioError, toml_key
 from .objects import (
@@ -41,6 +40,7 @@ from .objects import (
 )
 from .problems import problems_from
 from .readers import DIURNAL_SHAPES, read_profile, read_trace
+from .sizes import training_size
 from .spec import (
     DEFAULT_START,
     LATEST,
@@ -65,8 +65,7 @@ from .units import SECONDS_PER_DAY
 
 
 def _sha256(doc: ScenarioFile) -> str:
-    canonical = json.dumps(doc.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return canonical.sha256(doc)   # newer keys at their default do not change a file's hash
 
 
 def not_defined(path: str, kind: str, name: str, defined) -> Problem:
@@ -114,9 +113,9 @@ def _resolve_grid(name: str, d: DatacenterSpec, source: str | None, problems: li
         _warnings.simplefilter("always", gridmod.GridDataWarning)
         try:
             if d.grid is None:
-                signal = gridmod.constant_signal(d.grid_intensity_gco2e_per_kwh,
-                                                 name=f"constant {d.grid_intensity_gco2e_per_kwh:g} gCO2e/kWh",
-                                                 region=name)
+                given = f" ({d.grid_intensity.strip()})" if d.grid_intensity is not None else ""
+                signal = gridmod.constant_signal(d.gross_constant_g,
+                                                 name=f"constant {d.gross_constant_g:g} gCO2e/kWh{given}", region=name)
             elif isinstance(d.grid, str):
                 signal = gridmod.load_signal(d.grid, max_gap_hours=d.grid_max_gap_hours)
             else:
@@ -131,13 +130,18 @@ def _resolve_grid(name: str, d: DatacenterSpec, source: str | None, problems: li
                     signal = gridmod.read_csv(file, timezone=f.timezone, unit=f.unit, basis=f.basis,
                                               max_gap_hours=d.grid_max_gap_hours)
         except gridmod.GridError as err:
+            if getattr(err, "kind", None) == "gap":
+                problems.append(gridcheck.gap_problem(name, err, d.grid_max_gap_hours))
+                return None
             problems.append(Problem(path, str(err), has_value=False,
                                     fix="carbonsim regions lists the bundled signals" if isinstance(d.grid, str) else None))
             return None
         except OSError as err:
             problems.append(Problem(f"{path}.csv", f"cannot read file: {err.strerror}", str(err.filename)))
             return None
-    warnings.extend(f"datacenter {name}: {w.message}" for w in caught if issubclass(w.category, gridmod.GridDataWarning))
+    # the data's filled gaps and glitch hours are reported once the run's hours are known (gridcheck)
+    warnings.extend(f"datacenter {name}: {w.message}" for w in caught
+                    if issubclass(w.category, gridmod.GridDataWarning) and signal.filled is None and signal.glitch is None)
     if d.cfe == "grid" and signal.cfe is None and not signal.constant:
         problems.append(Problem(f"datacenters.{toml_key(name)}.cfe", f"grid signal {signal.name!r} has no hourly CFE",
                                 "grid", fix="give cfe as a number, or use a signal with CFE (em:..., eia:...)"))
@@ -168,9 +172,10 @@ def _resolve_datacenters(spec: ScenarioFile, hardware, source, problems, warning
                                     else ps.power_down_after_minutes * 60.0)
         if signal is None:
             continue
+        year_shift, overflow = gridcheck.alignment(d, spec.scenario)
         out[name] = Datacenter(
-            name=name, pue=d.pue, grid=signal, cfe=d.cfe, net_grid_intensity_g_per_kwh=d.net_grid_intensity_gco2e_per_kwh,
-            grid_year_shift=d.grid_year_shift, grid_overflow=d.grid_overflow, grid_scale=d.grid_scale,
+            name=name, pue=d.pue, grid=signal, cfe=d.cfe, net_grid_intensity_g_per_kwh=d.net_constant_g,
+            grid_year_shift=year_shift, grid_overflow=overflow, grid_scale=d.grid_scale,
             pools=MappingProxyType(pools),
             location=d.location, description=d.description,
         )
@@ -245,8 +250,14 @@ def _resolve_training(path: str, t: TrainingSpec, meta: ScenarioMeta, hardware, 
     power, power_source = _resolve_power(path, t.name, chip, t.power_w_per_chip, warnings, problems)
     if power is None:
         return None
+    size = training_size(path, t, datacenters[t.datacenter], problems, warnings)
+    if size is None:
+        return None
+    chips, flops = size
     achieved = None
-    if t.duration_days is not None:
+    if t.chip_hours is not None:
+        duration = t.chip_hours * 3600.0 / chips
+    elif t.duration_days is not None:
         duration = t.duration_days * SECONDS_PER_DAY
     elif t.duration_hours is not None:
         duration = t.duration_hours * 3600.0
@@ -254,10 +265,11 @@ def _resolve_training(path: str, t: TrainingSpec, meta: ScenarioMeta, hardware, 
         achieved = _resolve_rate(path, chip, t.achieved_tflops_per_chip, t.hardware_efficiency, problems)
         if achieved is None:
             return None
-        duration = t.flops / (t.chips * achieved)
+        duration = flops / (chips * achieved)
         if duration > 36500 * SECONDS_PER_DAY:
-            problems.append(Problem(f"{path}.flops", "implies a run longer than 100 years", t.flops,
-                                    fix="check flops and achieved_tflops_per_chip"))
+            key = "flops" if t.flops is not None else "tokens"
+            problems.append(Problem(f"{path}.{key}", "implies a run longer than 100 years", getattr(t, key),
+                                    fix=f"check {key} and achieved_tflops_per_chip"))
             return None
     start = t.start or meta.start or DEFAULT_START
     if start + dt.timedelta(seconds=duration) >= LATEST:
@@ -265,9 +277,9 @@ def _resolve_training(path: str, t: TrainingSpec, meta: ScenarioMeta, hardware, 
                                 fix=f"start earlier: the run lasts {duration / SECONDS_PER_DAY:g} days"))
         return None
     return TrainingRun(
-        name=t.name, description=t.description, hardware=chip, datacenter=t.datacenter, chips=t.chips,
+        name=t.name, description=t.description, hardware=chip, datacenter=t.datacenter, chips=chips,
         start=start, duration_s=duration, power_w_per_chip=power, power_source=power_source,
-        flops=t.flops, achieved_flops_per_chip=achieved, parameters=t.parameters,
+        flops=flops, achieved_flops_per_chip=achieved, parameters=t.parameters,
         activated_fraction=t.activated_fraction,
         published=MappingProxyType(t.published.model_dump(exclude_none=True)) if t.published else None,
         phase=t.phase, priority=t.priority, policy=_resolve_policy(path, t.policy, datacenters, problems),
@@ -406,7 +418,7 @@ def _resolve_service(path, sv: ServiceSpec, meta: ScenarioMeta, hardware, datace
             chip_peak_flops=chip.peak_tflops * 1e12 if flops is not None else None,
             hardware_efficiency=sv.hardware_efficiency if flops is not None else None,
             batching=serving.Batching(max_batch_size=sv.max_batch_size, max_wait_s=sv.max_wait_ms / 1000,
-                                      latency_fixed_s=sv.batch_latency_ms / 1000),
+                                      latency_fixed_s=sv.batch_latency_ms / 1000, service_time=sv.service_time),
             replicas=sv.replicas,
             autoscaling=auto,
             latency_target_s=None if sv.latency_target_ms is None else sv.latency_target_ms / 1000,
@@ -513,10 +525,13 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
                 if isinstance(out, Search) and out.final_training is not None:
                     _check_capacity(f"{path}.final_training", out.final_training, datacenters, problems)
                 resolved[kind].append(out)
-    if problems:
-        raise ScenarioError(problems, source)
     starts = [w.start for ws in resolved.values() for w in ws]
     start = meta.start or (min(starts) if starts else DEFAULT_START)
+    if not problems:   # the grids must cover the hours the run plans for (the run checks again)
+        t0, n_hours = gridcheck.planned_span(start, meta.end, [w for ws in resolved.values() for w in ws])
+        gridcheck.check_coverage(datacenters, t0, n_hours, problems, warnings)
+    if problems:
+        raise ScenarioError(problems, source)
     return ResolvedScenario(
         name=meta.name, description=meta.description, seed=meta.seed,
         schema_version=spec.schema_version, sha256=_sha256(spec), source=source,

@@ -11,8 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .constraints import BatchSize, ChipsPerReplica, Fraction, MaxReplicas, MinReplicas, Percentile, Replicas
+from .constraints import (BatchSize, ChipsPerReplica, Fraction, MaxReplicas, MinReplicas, Percentile, Replicas,
+                          ServiceTime)
 from .distributions import per_job_distribution
+from .units import intensity_g_per_kwh
 
 SCHEMA_VERSION = 1
 DEFAULT_START = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
@@ -52,6 +54,9 @@ def to_utc(value: Any) -> Any:
     return value
 
 
+INTENSITY_PATTERN = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*\S.*$"
+
+
 class ScenarioMeta(StrictModel):
     """``[scenario]``: name and run-wide settings."""
 
@@ -67,6 +72,10 @@ class ScenarioMeta(StrictModel):
         None, description="End of the simulated period (idle power is counted until then).",
         examples=[dt.date(2023, 1, 1)],
     )
+    grid_year_shift: Literal["none", "exact", "weekday"] | None = Field(
+        None, description="grid_year_shift of every datacenter that does not set its own.", examples=["weekday"])
+    grid_overflow: Literal["error", "wrap"] | None = Field(
+        None, description="grid_overflow of every datacenter that does not set its own.", examples=["wrap"])
 
     _utc = field_validator("start", "end", mode="before")(to_utc)
 
@@ -122,6 +131,11 @@ class DatacenterSpec(StrictModel):
     grid_intensity_gco2e_per_kwh: float | None = Field(
         None, ge=0, le=5000, description="Constant gross (location-based) grid intensity.", examples=[429.0]
     )
+    grid_intensity: str | None = Field(
+        None, description="Constant gross grid intensity with its unit (g/kWh, kg/kWh, t/MWh, kg/MWh, lbs/MWh, "
+                          "lbs/kWh); exclusive with grid_intensity_gco2e_per_kwh and grid.",
+        examples=["954 lbs/MWh"], json_schema_extra={"pattern": INTENSITY_PATTERN},
+    )
     grid: str | GridFileSpec | None = Field(
         None, description="Hourly grid signal: a bundled name (carbonsim regions) or a CSV file.",
         examples=["eia:CISO"],
@@ -133,11 +147,38 @@ class DatacenterSpec(StrictModel):
     net_grid_intensity_gco2e_per_kwh: float | None = Field(
         None, ge=0, le=5000, description="Published net intensity after same-grid CFE; exclusive with cfe."
     )
+    net_grid_intensity: str | None = Field(
+        None, description="net_grid_intensity_gco2e_per_kwh with its unit, as grid_intensity.",
+        examples=["0.330 kg/kWh"], json_schema_extra={"pattern": INTENSITY_PATTERN},
+    )
     cfe: float | Literal["grid"] | None = Field(
         None, description="Carbon-free-energy share: net = gross x (1 - cfe); 'grid' for the signal's own.",
         examples=[0.3],
     )
     pools: dict[str, PoolSpec] = Field(default_factory=dict, max_length=100)
+
+    @field_validator("grid_intensity", "net_grid_intensity", mode="before")
+    @classmethod
+    def _intensity_text(cls, v):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            raise ValueError(f"needs a unit: write \"{v:g} g/kWh\" (or \"... lbs/MWh\", \"... kg/kWh\"), "
+                             "or give the number as grid_intensity_gco2e_per_kwh")
+        if isinstance(v, str):
+            intensity_g_per_kwh(v)
+        return v
+
+    @property
+    def gross_constant_g(self) -> float | None:
+        """The constant gross intensity in gCO2e/kWh, from either way of writing it (None with a grid)."""
+        if self.grid_intensity is not None:
+            return intensity_g_per_kwh(self.grid_intensity)
+        return self.grid_intensity_gco2e_per_kwh
+
+    @property
+    def net_constant_g(self) -> float | None:
+        if self.net_grid_intensity is not None:
+            return intensity_g_per_kwh(self.net_grid_intensity)
+        return self.net_grid_intensity_gco2e_per_kwh
 
     @field_validator("cfe")
     @classmethod
@@ -148,19 +189,27 @@ class DatacenterSpec(StrictModel):
 
     @model_validator(mode="after")
     def _net_rules(self):
-        if (self.grid is None) == (self.grid_intensity_gco2e_per_kwh is None):
+        sources = [k for k in ("grid_intensity_gco2e_per_kwh", "grid_intensity", "grid") if getattr(self, k) is not None]
+        if len(sources) == 2 and "grid" not in sources:
+            raise ValueError("give the constant intensity once: grid_intensity_gco2e_per_kwh = 432.7 or "
+                             "grid_intensity = \"954 lbs/MWh\", not both")
+        if len(sources) != 1:
             raise ValueError("give exactly one of grid_intensity_gco2e_per_kwh (a constant) or grid "
                              "(a signal name such as \"eia:CISO\", or a CSV file)")
-        if self.cfe is not None and self.net_grid_intensity_gco2e_per_kwh is not None:
-            raise ValueError("give either cfe or net_grid_intensity_gco2e_per_kwh, not both")
-        net = self.net_grid_intensity_gco2e_per_kwh
+        net_keys = [k for k in ("net_grid_intensity_gco2e_per_kwh", "net_grid_intensity") if getattr(self, k) is not None]
+        net_key = net_keys[0] if net_keys else "net_grid_intensity_gco2e_per_kwh"
+        gross_key = sources[0]
+        if len(net_keys) > 1:
+            raise ValueError("give the net intensity once: net_grid_intensity_gco2e_per_kwh or net_grid_intensity")
+        if self.cfe is not None and net_keys:
+            raise ValueError(f"give either cfe or {net_key}, not both")
+        net = self.net_constant_g
         if net is not None and self.grid is not None:
-            raise ValueError("net_grid_intensity_gco2e_per_kwh needs a constant grid_intensity_gco2e_per_kwh; "
+            raise ValueError(f"{net_key} needs a constant grid_intensity_gco2e_per_kwh; "
                              "with an hourly grid use cfe")
-        if net is not None and net > self.grid_intensity_gco2e_per_kwh:
+        if net is not None and net > self.gross_constant_g:
             raise ValueError(
-                f"net_grid_intensity_gco2e_per_kwh ({net}) must not exceed grid_intensity_gco2e_per_kwh "
-                f"({self.grid_intensity_gco2e_per_kwh})"
+                f"{net_key} ({net}) must not exceed {gross_key} ({self.gross_constant_g})"
             )
         return self
 
@@ -226,18 +275,51 @@ def _check_one_duration(self, keys=("duration_days", "duration_hours", "flops"))
     return self
 
 
+TRAINING_LENGTH_KEYS = ("duration_days", "duration_hours", "flops", "tokens", "chip_hours")
+
+
+def check_training_length(self):
+    """How long a training run lasts: exactly one of the length keys, or chip_hours without chips
+    and with one duration (then chips = chip_hours / duration)."""
+    given = [k for k in TRAINING_LENGTH_KEYS if getattr(self, k) is not None]
+    if (self.chip_hours is not None and self.chips is None and len(given) == 2
+            and given[0] in ("duration_days", "duration_hours")):
+        return self
+    if len(given) != 1:
+        extra = ("; chip_hours with one of duration_days or duration_hours needs no chips"
+                 if self.chip_hours is not None and self.chips is not None else "")
+        raise ValueError(f"give exactly one of {', '.join(TRAINING_LENGTH_KEYS[:-1])} or {TRAINING_LENGTH_KEYS[-1]}"
+                         + (f" (got {', '.join(given)})" if given else "") + extra)
+    if given[0] == "tokens" and self.parameters is None:
+        raise ValueError("tokens needs parameters (training FLOPs = 6 x parameters x tokens)")
+    if given[0] in ("flops", "tokens"):
+        rates = [k for k in ("achieved_tflops_per_chip", "hardware_efficiency") if getattr(self, k) is not None]
+        if len(rates) != 1:
+            raise ValueError(f"with {given[0]}, give exactly one of achieved_tflops_per_chip or hardware_efficiency")
+    return self
+
+
 class TrainingSpec(StrictModel):
     """``[[workloads.training]]``: one training run."""
 
     name: str = Field(min_length=1, max_length=200, examples=["T5"])
     description: str = ""
     hardware: str = Field(min_length=1, examples=["tpu-v3"])
-    chips: int = Field(ge=1, le=10_000_000, examples=[512])
+    chips: int | None = Field(None, ge=1, le=10_000_000, examples=[512],
+                              description="Accelerators for the whole run (required unless chip_hours is given).")
     datacenter: str = Field(min_length=1, examples=["google-taiwan"])
     start: dt.datetime | None = Field(None, examples=["2019-09-01T00:00:00Z"])
     duration_days: float | None = Field(None, gt=0, le=36500, examples=[20.0])
     duration_hours: float | None = Field(None, gt=0, le=876_000, examples=[480.0])
+    chip_hours: float | None = Field(
+        None, gt=0, le=1e12, examples=[184320.0],
+        description="Accelerator-hours of the run (\"GPU hours\"): with chips, duration = chip_hours / chips; "
+                    "without, chips = chip_hours / duration_days or duration_hours (or a 30-day span).")
     flops: float | None = Field(None, gt=0, le=1e32, description="Total training compute.", examples=[4.05e22])
+    tokens: float | None = Field(
+        None, gt=0, le=1e16, examples=[300e9],
+        description="Training tokens: with parameters, flops = 6 x parameters x activated_fraction x tokens "
+                    "(Kaplan et al. 2020; Hoffmann et al. 2022).")
     achieved_tflops_per_chip: float | None = Field(None, gt=0, le=1e6, examples=[45.6])
     hardware_efficiency: float | None = Field(None, gt=0, le=1, description="Achieved / peak.", examples=[0.37])
     power_w_per_chip: float | None = Field(
@@ -251,7 +333,7 @@ class TrainingSpec(StrictModel):
     published: PublishedSpec | None = None
 
     _utc = field_validator("start", mode="before")(to_utc)
-    _one_duration = model_validator(mode="after")(_check_one_duration)
+    _length = model_validator(mode="after")(check_training_length)
 
 
 def per_job(value):
@@ -401,6 +483,9 @@ class ServiceSpec(StrictModel):
     max_batch_size: BatchSize = 1
     max_wait_ms: float = Field(0.0, ge=0, le=1e7)
     batch_latency_ms: float = Field(0.0, ge=0, le=1e7, description="Fixed time per batch (a in a + b x batch).")
+    service_time: ServiceTime = Field(
+        "deterministic", description="Law of a batch's service time: exactly a + b x batch, or exponential with "
+                                     "that mean (M/M/c when unbatched).", examples=["exponential"])
     power_w_per_chip: float | None = Field(None, gt=0, le=1e5, description="Busy power per chip.")
     idle_w_per_chip: float | None = Field(None, ge=0, le=1e5)
     latency_target_ms: float | None = Field(None, gt=0, le=1e9)

@@ -283,7 +283,8 @@ class Result:
             if g.constant and g.source in ("constant", "", None):
                 sources.add(f"datacenter {dc.name}: constant grid intensity from the scenario")
             else:
-                sources.add(f"datacenter {dc.name}: {g.name} ({g.source}, {g.year}, {g.basis}"
+                uses = f" = {g.series}" if getattr(g, "series", None) else ""
+                sources.add(f"datacenter {dc.name}: {g.name}{uses} ({g.source}, {g.year}, {g.basis}"
                             + (f", licence {g.licence}" if g.licence else "") + ")")
         for w in self.scenario.workloads:
             for k, v in w.hardware.sources.items():

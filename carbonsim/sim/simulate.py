@@ -15,7 +15,8 @@ import math
 import numpy as np
 
 from .. import grid as gridmod
-from ..model.errors import Problem, ScenarioError
+from ..model.errors import ScenarioError
+from ..model.gridcheck import span_problem
 from ..model.objects import JobStream, ResolvedScenario, Search, Service, TrainingRun
 from ..model.units import SECONDS_PER_HOUR as HOUR  # noqa: E402
 from ..results import build_result
@@ -259,9 +260,7 @@ def intensity_table(scenario: ResolvedScenario, t0: dt.datetime, n_hours: int) -
             else:
                 net = gross
         except gridmod.GridError as err:
-            raise ScenarioError([Problem(f"datacenters.{name}.grid", str(err), has_value=False,
-                                         fix="set grid_year_shift and/or grid_overflow for this datacenter")],
-                                scenario.source) from None
+            raise ScenarioError([span_problem(name, dc, err)], scenario.source) from None
         values[d, :, 0] = gross
         values[d, :, 1] = net
     return IntensityTable.from_values(t0, names, values)

@@ -136,13 +136,15 @@ class SweepResult:
 def _with_region(doc: dict, region: str) -> dict:
     doc = copy.deepcopy(doc)
     for dc in doc["datacenters"].values():
-        for key in ("grid_intensity_gco2e_per_kwh", "net_grid_intensity_gco2e_per_kwh"):
+        for key in ("grid_intensity_gco2e_per_kwh", "net_grid_intensity_gco2e_per_kwh", "grid_intensity",
+                    "net_grid_intensity"):
             dc.pop(key, None)
         if dc.get("cfe") == "grid":
             dc.pop("cfe")
         dc["grid"] = region
-        dc.setdefault("grid_year_shift", "weekday")
-        dc.setdefault("grid_overflow", "wrap")
+        for key, value in (("grid_year_shift", "weekday"), ("grid_overflow", "wrap")):
+            if key not in doc.get("scenario", {}):   # a scenario-wide setting applies as written
+                dc.setdefault(key, value)
     return doc
 
 

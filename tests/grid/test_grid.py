@@ -49,7 +49,7 @@ def test_electricitymaps_means_match_readme(zone, means):
 
 
 def test_every_hourly_series_loads_complete():
-    hourly = [e for e in grid.list_signals() if e["resolution"] == "hourly"]
+    hourly = [e for e in grid.list_signals() if e["resolution"] == "hourly" and "provider" not in e]  # not cloud names
     assert len(hourly) == 8 + 16 * 2  # 8 EIA BAs; 16 zones x (direct, lifecycle)
     assert len({(e["source"], e["region"]) for e in hourly}) == 24
     for e in hourly:
@@ -63,9 +63,12 @@ def test_every_hourly_series_loads_complete():
 
 def test_list_signals_covers_annual_tables():
     names = {e["name"]: e for e in grid.list_signals()}
-    for name in ("gcp:us-central1", "gcp:us-central1@2019", "gcp:europe-west3@2024", "mlco2:aws:us-east-1",
-                 "mlco2:azure:westeurope", "mlco2:gcp:us-central1", "country:DEU", "owid:DEU", "country:IND"):
+    for name in ("gcp:us-central1@annual", "gcp:us-central1@2019", "gcp:europe-west3@2024", "mlco2:aws:us-east-1@annual",
+                 "mlco2:azure:westeurope", "mlco2:gcp:us-central1@annual", "country:DEU", "owid:DEU", "country:IND"):
         assert names[name]["resolution"] == "annual", name
+    # cloud regions on a bundled hourly series use it (tests/grid/test_cloud_regions.py)
+    for name in ("gcp:us-central1", "mlco2:aws:us-east-1", "mlco2:gcp:us-central1"):
+        assert names[name]["resolution"] == "hourly", name
     assert {e["year"] for e in grid.list_signals("gcp:")} == set(range(2019, 2025))
     assert all(isinstance(e["mean"], (int, float)) for e in names.values())
     assert [e["name"] for e in grid.list_signals("eia:")] == [f"eia:{b}" for b in sorted(EIA_MEANS)]
@@ -80,7 +83,7 @@ def test_estimated_fractions_match_readme():
 
 
 def test_gcp_years_and_bases():
-    s19, s20, s22, latest = (load_signal(f"gcp:us-central1{y}") for y in ("@2019", "@2020", "@2022", ""))
+    s19, s20, s22, latest = (load_signal(f"gcp:us-central1{y}") for y in ("@2019", "@2020", "@2022", "@annual"))
     assert (s19.values[0], s22.values[0]) == (479.0, 460.0)
     # 2019 and 2020 files are headed "Lifecycle grid carbon intensity"; 2021+ "Grid carbon intensity" (operational).
     assert (s19.basis, s20.basis, s22.basis) == ("lifecycle", "lifecycle", "direct")
@@ -94,7 +97,7 @@ def test_country_signals():
     assert (owid.values[0], owid.year) == (380.95, 2023)
     assert "Ember" in ember.source and "Our World in Data" in owid.source
     assert "Our World in Data" in load_signal("country:BMU").source  # Ember lacks Bermuda
-    assert load_signal("mlco2:aws:us-east-1").basis == "unspecified"
+    assert load_signal("mlco2:aws:us-east-1@annual").basis == "unspecified"
 
 
 def test_unknown_name_suggests_and_tells_how_to_list():
