@@ -135,7 +135,8 @@ def build_report(path: str, *, samples: int | None = None, sweep: bool = True, m
 
     scenario = load(path)
     document = read_toml(path)
-    result = scenario.run(hourly=True)
+    from ..sim.simulate import run
+    result = run(scenario.validate(), hourly=True, progress=progress)
     sections: list[tuple[str, str, str]] = []     # (id, title, html)
 
     body = _cards(result)
