@@ -112,7 +112,7 @@ def _cmd_report(args) -> int:
         raise ScenarioError([Problem("--samples", "must be at least 2", args.samples)])
     notes: list[str] = []
     text = build_report(args.file, samples=args.samples, sweep=not args.no_sweep, mc=not args.no_mc,
-                        progress=_bar(args, "report"), notes=notes)
+                        workers=max(1, args.workers), progress=_bar(args, "report"), notes=notes)
     out = args.output or f"{Path(args.file).stem}.html"
     with open(out, "w", encoding="utf-8") as f:
         f.write(text)
@@ -134,7 +134,8 @@ def _cmd_statement(args) -> int:
     uncertainty = None
     if unc.find_uncertain(read_toml(args.file)) and not args.no_mc:
         from ..studies.montecarlo import monte_carlo
-        uncertainty = monte_carlo(args.file, samples=args.samples, workers=1, progress=bar, checkpoint=None)
+        uncertainty = monte_carlo(args.file, samples=args.samples, workers=os.cpu_count() or 1, progress=bar,
+                                  checkpoint=None)
     if args.format == "both":
         text = statement(result, uncertainty, "text") + "\n\nLaTeX:\n\n" + statement(result, uncertainty, "latex")
     else:
@@ -358,6 +359,8 @@ carbonsim report scenarios/uncertainty-gpt3.toml --samples 1024""")
     rp.add_argument("-o", "--output", help="the HTML file (default: FILE-STEM.html in the current directory)")
     rp.add_argument("--samples", type=int, help="Monte Carlo samples (default: the file's [uncertainty] samples)")
     rp.add_argument("--no-mc", action="store_true", help="leave out the Monte Carlo study")
+    rp.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="local processes for the study's engine re-runs (default: all cores)")
     rp.add_argument("--no-sweep", action="store_true", help="leave out the [sweep] regions")
     rp.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     rp.set_defaults(func=_cmd_report)

@@ -124,7 +124,7 @@ def _serving_table(result) -> Table:
 
 
 def build_report(path: str, *, samples: int | None = None, sweep: bool = True, mc: bool = True,
-                 progress=None, notes: list | None = None) -> str:
+                 workers: int = 1, progress=None, notes: list | None = None) -> str:
     """Run the scenario at ``path`` (hourly), its ``[sweep]`` regions and, when it has
     distributions, a Monte Carlo study with sensitivity; return the report's HTML."""
     from ..model import load, read_toml
@@ -135,7 +135,8 @@ def build_report(path: str, *, samples: int | None = None, sweep: bool = True, m
 
     scenario = load(path)
     document = read_toml(path)
-    result = scenario.run(hourly=True)
+    from ..sim.simulate import run
+    result = run(scenario.validate(), hourly=True, progress=progress)
     sections: list[tuple[str, str, str]] = []     # (id, title, html)
 
     body = _cards(result)
@@ -175,7 +176,7 @@ def build_report(path: str, *, samples: int | None = None, sweep: bool = True, m
 
     uncertainty = None
     if mc and unc.find_uncertain(document):
-        uncertainty = monte_carlo(path, samples=samples, sensitivity=True, bootstrap=200, workers=1,
+        uncertainty = monte_carlo(path, samples=samples, sensitivity=True, bootstrap=200, workers=workers,
                                   progress=progress, notes=notes)
         tables = uncertainty_tables(uncertainty)
         figs_mc = plots.uncertainty_figures(uncertainty)

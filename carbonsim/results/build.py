@@ -41,6 +41,11 @@ def _serving_summary(deployments, duration_s, fac_kwh, gross_kg, net_kg) -> dict
         "queries_per_second_mean": requests / max(duration_s, 1.0),
         "replicas_mean": float(sum(np.mean(r.replicas) for _, r in deployments if len(r.replicas))),
         "replicas_max": float(sum(np.max(r.replicas) for _, r in deployments if len(r.replicas))),
+        # chips provisioned (busy + idle): the mean over the service's duration, and the peak of the hourly
+        # means (summed over datacenters), which is also the workload's "chips"
+        "chips_mean": float((busy + idle) / max(duration_s, 1.0)),
+        "chips_peak": math.ceil(float(sum(np.max(r.replicas) for _, r in deployments if len(r.replicas)))
+                                * deployments[0][1].config.chips_per_replica),
         "utilization": float(busy / max(busy + idle, 1e-300)),
         "per_query": {"wh": fac_kwh * 1000 / requests if requests else None,
                       "gco2e": {"gross": gross_kg * 1000 / requests if requests else None,
@@ -131,7 +136,7 @@ def build_result(sim) -> Result:
         results.append(WorkloadResult(
             name=row.name, kind=row.kind, phase=row.phase, datacenter=row.datacenter, hardware=chip.name,
             chips=int(jobs.chips[mask].max()) if n_jobs else
-            int(math.ceil(serving["replicas_max"] * src.config.chips_per_replica)) if serving else 0,
+            serving["chips_peak"] if serving else 0,
             start=at(np.nanmin(run.job_start_s[mask])) if n_jobs else getattr(src, "start", None),
             end=at(np.nanmax(run.job_end_s[mask])) if n_jobs else getattr(src, "end", None),
             power_w_per_chip=src.power_w_per_chip,

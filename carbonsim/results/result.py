@@ -268,6 +268,9 @@ class Result:
                                        "intensity_gco2e_per_kwh": h["intensity_g_per_kwh"][i].tolist(),
                                        "power_kw": (h["energy_kwh"][i]).tolist()}
                                 for i, name in enumerate(d.name for d in self.datacenters)},
+                "workloads": {name: {"energy_kwh": energy.tolist(), "co2e_kg": {"gross": gross.tolist(),
+                                                                                "net": net.tolist()}}
+                              for name, energy, gross, net, _ in self.hourly_series("workload")},
             }
         return out
 
