@@ -13,6 +13,7 @@ import sys
 
 from .._version import __version__
 from ..model.errors import ScenarioError
+from .importer import add_import_command
 from .mc import add_mc_command
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.set_defaults(func=_cmd_hardware)
 
     add_mc_command(sub)
+    add_import_command(sub)
     return p
 
 
