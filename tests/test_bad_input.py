@@ -25,6 +25,8 @@ DEFINED_HW = ("defined hardware: a100, a100-40gb, b200, gaudi2, gaudi3, h100, h1
               "mi300x, p100, t4, tpu-v2, tpu-v3, tpu-v4, tpu-v5e, tpu-v5p, v100")
 GPT3 = "workloads.training[2]"
 MS = "datacenters.microsoft-us"
+MR = "workloads.measured[0]"
+CC = "../data/codecarbon/"
 
 #: file -> fragments its error message must contain (besides the file's name).
 EXPECTED: dict[str, list[str]] = {
@@ -153,6 +155,45 @@ EXPECTED: dict[str, list[str]] = {
     "grid_gap_too_long.toml": ["datacenters.virginia.grid_max_gap_hours: eia:PJM has 22 consecutive missing hours "
                                "2022-03-13T07:00Z..2022-03-14T04:00Z", "got 12",
                                "raise grid_max_gap_hours to at least 22"],
+    # measured runs: CodeCarbon logs, power traces, measured figures
+    "measured_empty.toml": [f"{MR}.codecarbon: {CC}bad_empty.csv: the file is empty"],
+    "measured_header_only.toml": [f"{MR}.codecarbon: {CC}bad_header_only.csv: the file has a header but no runs"],
+    "measured_missing_duration.toml": [f"{MR}.codecarbon: {CC}bad_missing_duration.csv: not a CodeCarbon "
+                                       "emissions.csv: no column duration", "lists the columns read"],
+    "measured_missing_file.toml": [f"{MR}.codecarbon: cannot read file: No such file or directory, "
+                                   f"got '{CC}nope.csv'"],
+    "measured_nan_energy.toml": [f"{MR}.codecarbon: {CC}bad_nan_energy.csv:2: energy_consumed (kWh) must be a "
+                                 "finite number, got 'nan'"],
+    "measured_negative_energy.toml": [f"{MR}.codecarbon: {CC}bad_negative_energy.csv:2: gpu_energy (kWh) must be "
+                                      ">= 0, got '-0.375'"],
+    "measured_not_codecarbon.toml": [f"{MR}.codecarbon: {CC}bad_not_codecarbon.csv: not a CodeCarbon emissions.csv: "
+                                     "no column timestamp, duration", "got 'submit,chips,duration_hours'"],
+    "measured_pue.toml": [f"{MR}.codecarbon: {CC}bad_pue.csv:2: pue must be >= 1, got '0.5'"],
+    "measured_text_number.toml": [f"{MR}.codecarbon: {CC}bad_text_number.csv:2: duration (seconds) must be a "
+                                  "number, got 'one hour'"],
+    "measured_timestamp.toml": [f"{MR}.codecarbon: {CC}bad_timestamp.csv:2: timestamp must be a date-time",
+                                "got '15/03/2021 09:00'"],
+    "measured_zero_duration.toml": [f"{MR}.codecarbon: {CC}bad_zero_duration.csv:2: duration (seconds) must be > 0, "
+                                    "got '0'"],
+    "measured_trace_backwards.toml": [f"{MR}.power_trace: {CC}bad_trace_backwards.csv:3: timestamps must increase",
+                                      "got '2022-07-04T10:00:00Z'"],
+    "measured_trace_header.toml": [f"{MR}.power_trace: {CC}bad_trace_header.csv: header must name timestamp and "
+                                   "watts", "got 'time,power'"],
+    "measured_trace_negative.toml": [f"{MR}.power_trace: {CC}bad_trace_negative.csv:3: watts must be >= 0, "
+                                     "got '-5'"],
+    "measured_trace_one_row.toml": [f"{MR}.power_trace: {CC}bad_trace_one_row.csv: a trace needs at least two rows",
+                                    "got 1"],
+    "measured_unknown_run.toml": [f"{MR}.runs: run '5b0fa12a' is not in {CC}v3_two_runs.csv",
+                                  "its runs: 5b0fa12a-3dd7-4f1b-a0c4-6a5f3a2b9e01"],
+    "measured_no_source.toml": [f"{MR}: give exactly one of codecarbon (an emissions.csv), power_trace"],
+    "measured_two_sources.toml": [f"{MR}: give exactly one of codecarbon", "(got codecarbon, power_trace)"],
+    "measured_pue_with_codecarbon.toml": [f"{MR}: a CodeCarbon log gives its PUE in its pue column; remove measured_pue"],
+    "measured_energy_negative.toml": [f"{MR}.energy_kwh: must be greater than or equal to 0, got -3"],
+    "measured_energy_string.toml": [f"{MR}.energy_kwh: must be a valid number, got '5.9 kWh'"],
+    "measured_no_duration.toml": [f"{MR}: measured figures need duration_hours"],
+    "measured_timezone_bad.toml": [f"{MR}: timezone 'Paris' is not an IANA name such as 'Europe/Paris'"],
+    "measured_component_unknown.toml": [f"{MR}.components[1]: must be 'cpu', 'gpu' or 'ram', got 'disk'"],
+    "measured_undefined_hardware.toml": [f"{MR}.hardware: hardware 'a1000' is not defined", "did you mean 'a100'?"],
     # whole-document problems
     "empty.toml": ["the scenario is empty", "start with schema_version = 1"],
     "comments_only.toml": ["the scenario is empty"],
@@ -165,7 +206,7 @@ EXPECTED: dict[str, list[str]] = {
 FILES = sorted(p.name for p in CORPUS.iterdir() if p.is_file())
 #: A few files also run through a real ``python -m carbonsim.cli`` process.
 SUBPROCESS = ["chips_negative.toml", "undefined_datacenter.toml", "binary.toml", "empty.toml",
-              "unknown_in_training.toml", "pue_nan.toml", "grid_other_year.toml"]
+              "unknown_in_training.toml", "pue_nan.toml", "grid_other_year.toml", "measured_pue.toml"]
 
 
 def test_corpus_is_complete():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .._version import __version__
 from ..model.errors import Problem, ScenarioError
+from .importer import add_import_command
 from .mc import add_mc_command
 from .progress import ProgressBar
 
@@ -412,6 +413,7 @@ carbonsim hardware --format json""")
     h.set_defaults(func=_cmd_hardware)
 
     add_mc_command(sub)
+    add_import_command(sub)
     return p
 
 

@@ -120,7 +120,7 @@ def workload_table(result) -> Table:
                 fixed(x.net_co2e_kg / 1e3), fixed(x.embodied_co2e_kg / 1e3, 3)]
 
     for w in result.workloads:
-        chips = f"{w.chips:,}" if w.jobs == 1 or w.serving else f"{w.jobs:,} jobs"
+        chips = f"{w.chips:,}" if w.jobs == 1 or w.serving or w.kind == "measured" else f"{w.jobs:,} jobs"
         rows.append([w.name, w.hardware, chips, fixed(w.days)] + sums(w))
         comp = w.comparison()
         if comp:
@@ -184,7 +184,7 @@ def result_table(result, fmt: str = "text") -> str:
         total = result.totals.energy_kwh or 1.0
         out.append("  lifecycle energy by phase: " + ", ".join(
             f"{k} {v.energy_kwh / total:.1%}" for k, v in phases.items()))
-    queued = [w for w in result.workloads if w.jobs > 1 or w.queue_wait_h_mean > 0]
+    queued = [w for w in result.workloads if (w.jobs > 1 and w.kind != "measured") or w.queue_wait_h_mean > 0]
     if queued:
         out.append("")
         out.append("queueing (hours): mean wait for chips, p95, mean delay from submit to start")
@@ -236,6 +236,10 @@ def scenario_summary(scenario) -> str:
         lines.append(f"  search {se.name}: {se.trials} trials x {se.chips_per_trial} {se.hardware.name} x "
                      f"{se.trial_duration_s / 3600:g} h in {se.datacenter}"
                      + (f", then training {se.final_training.name}" if se.final_training else ""))
+    for mr in scenario.measured:
+        lines.append(f"  measured {mr.name}: {mr.measured['it_energy_kwh']:.6g} kWh IT ({mr.measured['source']}) on "
+                     f"{mr.chips} x {mr.hardware.name} in {mr.datacenter}, {mr.duration_s / 3600:.4g} h from "
+                     f"{mr.start:%Y-%m-%d %H:%M}Z")
     for sv in scenario.services:
         lines.append(f"  service {sv.name}: {sv.queries_per_second:g} queries/s on {sv.hardware.name} in "
                      f"{sv.datacenter} for {sv.duration_s / SECONDS_PER_DAY:g} days from {sv.start:%Y-%m-%d}")

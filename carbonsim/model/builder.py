@@ -14,6 +14,7 @@ from .objects import ResolvedScenario
 from .problems import problems_from
 from .readers import read_toml
 from .resolve import not_defined, resolve
+from .spec_measured import MeasuredSpec
 from .spec import (
     SCHEMA_VERSION,
     DatacenterSpec,
@@ -150,6 +151,11 @@ class Scenario:
         (``queries_per_second=`` or ``queries_per_day=``), a per-query cost and a fleet."""
         return self._add("service", ServiceSpec, {"name": name, "hardware": hardware,
                                                   "duration_days": duration_days, **values})
+
+    def add_measured(self, name: str, *, datacenter: str, **values) -> MeasuredSpec:
+        """A measured run: ``codecarbon=`` an emissions.csv, ``power_trace=`` a timestamp,watts CSV (paths
+        relative to ``source``), or the figures (``duration_hours=`` with ``energy_kwh=`` or the components)."""
+        return self._add("measured", MeasuredSpec, {"name": name, "datacenter": datacenter, **values})
 
     def validate(self) -> ResolvedScenario:
         return resolve(self._doc, self.source)

@@ -195,6 +195,43 @@ class Service:
 
 
 @dataclass(frozen=True)
+class MeasuredRun:
+    """A run whose IT energy was measured: ``segments`` of (offset from start s, length s, W per chip),
+    each run as a job of ``chips`` at its measured power, so the grid, PUE, CFE and embodied
+    accounting apply on top of the measurement."""
+
+    name: str
+    hardware: hw.Hardware
+    datacenter: str
+    chips: int
+    start: dt.datetime
+    segments: tuple[tuple[float, float, float], ...]
+    phase: str = "training"
+    measured: Mapping | None = None        # what was read: source, components (kWh), PUE divided out, ...
+    published: Mapping | None = None       # what the measuring tool reported, shown beside ours
+    description: str = ""
+
+    kind = "measured"
+    priority = -1000                       # they ran when they ran: first in any queue
+    policy = BASELINE_POLICY
+    power_source = "scenario"
+
+    @property
+    def duration_s(self) -> float:
+        return max(off + length for off, length, _ in self.segments)
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=self.duration_s)
+
+    @property
+    def power_w_per_chip(self) -> float:
+        """Mean power per chip over the measured time."""
+        busy = sum(length for _, length, _ in self.segments)
+        return sum(length * w for _, length, w in self.segments) / busy if busy else 0.0
+
+
+@dataclass(frozen=True)
 class ResolvedScenario:
     name: str
     description: str
@@ -211,10 +248,11 @@ class ResolvedScenario:
     services: tuple[Service, ...] = ()
     start: dt.datetime = DEFAULT_START
     end: dt.datetime | None = None
+    measured: tuple[MeasuredRun, ...] = ()
 
     @property
     def workloads(self) -> tuple:
-        return self.training + self.job_streams + self.searches + self.services
+        return self.training + self.job_streams + self.searches + self.services + self.measured
 
     def summary(self) -> str:
         from ..cli.tables import scenario_summary

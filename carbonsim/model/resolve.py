@@ -39,6 +39,7 @@ from .objects import (
     TrainingRun,
 )
 from .problems import problems_from
+from .measured import resolve_measured
 from .readers import DIURNAL_SHAPES, read_profile, read_trace
 from .sizes import training_size
 from .spec import (
@@ -437,6 +438,17 @@ def _resolve_service(path, sv: ServiceSpec, meta: ScenarioMeta, hardware, datace
                    parameters=sv.parameters, activated_fraction=sv.activated_fraction)
 
 
+def _resolve_measured(path, m, meta: ScenarioMeta, hardware, datacenters, source, problems):
+    chip = hw.find(m.hardware, hardware) if m.hardware is not None else None
+    if m.hardware is not None and chip is None:
+        problems.append(not_defined(f"{path}.hardware", "hardware", m.hardware, hardware))
+    if m.datacenter not in datacenters:
+        problems.append(not_defined(f"{path}.datacenter", "datacenter", m.datacenter, datacenters))
+    if (m.hardware is not None and chip is None) or m.datacenter not in datacenters:
+        return []
+    return resolve_measured(path, m, chip, meta.start or DEFAULT_START, hardware, _base_dir(source), problems)
+
+
 def _max_chips(value) -> float:
     """The largest job size a chips value can produce (inf if unbounded)."""
     if isinstance(value, int):
@@ -497,10 +509,11 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
     if len(datacenters) < len(spec.datacenters):   # a grid failed to load: references would mislead
         raise ScenarioError(problems, source)
 
-    resolved: dict[str, list] = {"training": [], "job_stream": [], "search": [], "service": []}
+    resolved: dict[str, list] = {"training": [], "job_stream": [], "search": [], "service": [], "measured": []}
     seen: dict[str, str] = {}
     kinds = (("training", spec.workloads.training), ("job_stream", spec.workloads.job_stream),
-             ("search", spec.workloads.search), ("service", spec.workloads.service))
+             ("search", spec.workloads.search), ("service", spec.workloads.service),
+             ("measured", spec.workloads.measured))
     for kind, items in kinds:
         for i, w in enumerate(items):
             path = f"workloads.{kind}[{i}]"
@@ -515,6 +528,11 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
                 out = _resolve_stream(path, w, meta, hardware, datacenters, source, problems, warnings)
             elif kind == "search":
                 out = _resolve_search(path, w, meta, hardware, datacenters, problems, warnings)
+            elif kind == "measured":
+                for run in _resolve_measured(path, w, meta, hardware, datacenters, source, problems):
+                    _check_capacity(path, run, datacenters, problems)
+                    resolved[kind].append(run)
+                continue
             else:
                 out = _resolve_service(path, w, meta, hardware, datacenters, source, problems, warnings)
                 if out is not None:
@@ -538,7 +556,7 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
         hardware=MappingProxyType(hardware), datacenters=MappingProxyType(datacenters),
         training=tuple(resolved["training"]), job_streams=tuple(resolved["job_stream"]),
         searches=tuple(resolved["search"]), services=tuple(resolved["service"]), warnings=tuple(warnings),
-        start=start, end=meta.end,
+        start=start, end=meta.end, measured=tuple(resolved["measured"]),
     )
 
 

@@ -114,8 +114,10 @@ def build_result(sim) -> Result:
         mask = jobs.workload == i
         chip = row.hardware
         if chip.embodied_kgco2e is None:
+            fix = ("give hardware = ... in its [[workloads.measured]] table" if row.kind == "measured"
+                   and chip.name == "measured" else f"set hardware.{chip.name}.embodied_kgco2e")
             warnings.append(f"{row.name}: no published embodied carbon for {chip.name}; counted as 0 "
-                            f"(set hardware.{chip.name}.embodied_kgco2e to include it)")
+                            f"({fix} to include it)")
         placed = run.job_datacenter[mask]
         placements = {dc_names[d]: int(c) for d, c in zip(*np.unique(placed[placed >= 0], return_counts=True))}
         n_jobs = int(mask.sum())
@@ -145,7 +147,8 @@ def build_result(sim) -> Result:
             parameters=getattr(src, "parameters", None),
             activated_fraction=getattr(src, "activated_fraction", None),
             flops=src.flops if is_run else None,
-            published=dict(src.published) if is_run and src.published else None,
+            published=dict(src.published) if getattr(src, "published", None) else None,
+            measured=dict(src.measured) if getattr(src, "measured", None) else None,
             jobs=n_jobs, chip_hours=float(chip_h[i]),
             queue_wait_h_mean=float(wait[mask].mean() / 3600) if n_jobs else 0.0,
             queue_wait_h_p95=float(np.percentile(wait[mask], 95) / 3600) if n_jobs else 0.0,

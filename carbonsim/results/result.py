@@ -84,6 +84,7 @@ class WorkloadResult:
     baseline: dict | None = None     # the same jobs run at submit in the home datacenter
     serving: dict | None = None      # services: requests, per-query and per-user figures, latency
     power_basis: str | None = None   # measured | tdp | max_rating (catalog power), or scenario (given)
+    measured: dict | None = None     # measured runs: what was read (source, components, PUE divided out)
 
     @property
     def days(self) -> float:
@@ -119,6 +120,8 @@ class WorkloadResult:
         }
         if self.baseline is not None:
             out["baseline"] = self.baseline
+        if self.measured is not None:
+            out["measured"] = self.measured
         if self.serving is not None:
             out["serving"] = self.serving
             out["per_query"] = self.serving["per_query"]

@@ -17,7 +17,7 @@ import numpy as np
 from .. import grid as gridmod
 from ..model.errors import ScenarioError
 from ..model.gridcheck import span_problem
-from ..model.objects import JobStream, ResolvedScenario, Search, Service, TrainingRun
+from ..model.objects import JobStream, MeasuredRun, ResolvedScenario, Search, Service, TrainingRun
 from ..model.units import SECONDS_PER_HOUR as HOUR  # noqa: E402
 from ..results import build_result
 from . import fleet as engine
@@ -116,15 +116,15 @@ def build_jobs(scenario: ResolvedScenario, rows: list[WorkloadRow], t0: dt.datet
                                              "group", "after", "plan")}
     limits: dict[int, int] = {}
 
-    def add(submit, chips, work, row_i, w, group=-1, after=-1):
+    def add(submit, chips, work, row_i, w, group=-1, after=-1, power=None):
         n = len(submit)
         work = np.asarray(work, dtype=np.float64)
         est_rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0x1E57, row_i]))
         cols["submit"].append(np.asarray(submit, dtype=np.float64))
         cols["chips"].append(np.asarray(chips, dtype=np.int64))
-        cols["work"].append(work)
+        cols["work"].append(np.asarray(work, dtype=np.float64))
         cols["plan"].append(_length_estimates(w, work, np.asarray(chips, dtype=np.float64), est_rng))
-        cols["power"].append(np.full(n, w.power_w_per_chip))
+        cols["power"].append(np.full(n, w.power_w_per_chip) if power is None else np.asarray(power, np.float64))
         cols["hw"].extend([w.hardware.name] * n)
         cols["wl"].append(np.full(n, row_i, dtype=np.int64))
         cols["home"].append(np.full(n, dc_index[w.datacenter], dtype=np.int64))
@@ -143,6 +143,10 @@ def build_jobs(scenario: ResolvedScenario, rows: list[WorkloadRow], t0: dt.datet
             add([_secs(w.start, t0)], [w.chips], [w.duration_s], i, w)
         elif isinstance(w, JobStream):
             add(*_stream_jobs(w, rng, t0), i, w)
+        elif isinstance(w, MeasuredRun):     # each measured segment a job at its measured power
+            s0 = _secs(w.start, t0)
+            add([s0 + off for off, _, _ in w.segments], [w.chips] * len(w.segments),
+                [length for _, length, _ in w.segments], i, w, power=[p for _, _, p in w.segments])
         elif isinstance(w, Search):
             group = len(limits)
             limits[group] = w.parallelism or w.trials
