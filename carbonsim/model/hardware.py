@@ -48,9 +48,10 @@ Gaudi 2/3, so these stay on their TDP.
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
+
+from .names import name_key
 
 #: Full citations of the short source keys used in ``Hardware.sources``.
 SOURCES = MappingProxyType({
@@ -393,8 +394,8 @@ ALIASES = MappingProxyType({
 
 
 def normalize_name(name: str) -> str:
-    """``"TPU v3"``, ``"tpu_v3"`` and ``"tpu-v3"`` all name the same entry."""
-    return re.sub(r"[^0-9a-z+]", "", name.lower())
+    """``"TPU v3"``, ``"tpu_v3"`` and ``"tpu-v3"`` all name the same entry (the rule of :mod:`.names`)."""
+    return name_key(name)
 
 
 _ALIAS_KEYS = {normalize_name(k): v for k, v in ALIASES.items()}

@@ -27,6 +27,8 @@ from .. import grid as gridmod
 from . import canonical, gridcheck
 from . import hardware as hw
 from .errors import Problem, ScenarioError, toml_key
+from .names import RULE as NAME_RULE
+from .names import collisions
 from .objects import (
     BASELINE_POLICY,
     Datacenter,
@@ -77,10 +79,30 @@ def not_defined(path: str, kind: str, name: str, defined) -> Problem:
     return Problem(path, f"{kind} {name!r} is not defined", name, fix=fix, has_value=False)
 
 
+def same_name(kind: str, path: str, name: str, first_path: str, first_name: str) -> Problem:
+    """Two definitions of one name (exactly, or spelled differently): an error naming both."""
+    if name == first_name:
+        return Problem(path, f"duplicate {kind} name", name, fix=f"already used by {first_path}")
+    return Problem(path, f"{kind} name {name!r} is the same name as {first_name!r} ({first_path})", has_value=False,
+                   fix=f"{NAME_RULE}: rename one of them")
+
+
+def _name_collisions(kind: str, named, problems: list[Problem]) -> set[str]:
+    """Report every name of ``named`` ([(path, name)]) that repeats an earlier one; returns their paths."""
+    bad = set()
+    for (path, name), (first_path, first_name) in collisions(named):
+        problems.append(same_name(kind, path, name, first_path, first_name))
+        bad.add(path)
+    return bad
+
+
 def _resolve_hardware(spec: ScenarioFile, problems: list[Problem]) -> dict[str, hw.Hardware]:
     table: dict[str, hw.Hardware] = dict(hw.CATALOG)
+    repeated = _name_collisions("hardware", [(f"hardware.{toml_key(n)}", n) for n in spec.hardware], problems)
     for name, h in spec.hardware.items():
         path = f"hardware.{toml_key(name)}"
+        if path in repeated:
+            continue
         values = {k: v for k, v in h.model_dump(exclude={"base", "description"}).items() if v is not None}
         base_name = h.base if h.base is not None else name
         base = hw.find(base_name, table)
@@ -154,15 +176,25 @@ def _resolve_grid(name: str, d: DatacenterSpec, source: str | None, problems: li
 
 def _resolve_datacenters(spec: ScenarioFile, hardware, source, problems, warnings) -> dict[str, Datacenter]:
     out = {}
+    _name_collisions("datacenter", [(f"datacenters.{toml_key(n)}", n) for n in spec.datacenters], problems)
     for name, d in spec.datacenters.items():
         signal = _resolve_grid(name, d, source, problems, warnings)
         pools = {}
+        pool_paths: dict[str, tuple[str, str]] = {}
         for hw_name, ps in d.pools.items():
             path = f"datacenters.{toml_key(name)}.pools.{toml_key(hw_name)}"
             chip = hw.find(hw_name, hardware)
             if chip is None:
                 problems.append(not_defined(path, "hardware", hw_name, hardware))
                 continue
+            if chip.name in pool_paths:     # a100 and A100, or an alias: one pool, given twice
+                first_path, first_name = pool_paths[chip.name]
+                problems.append(Problem(path, f"pool {hw_name!r} is a second pool of hardware {chip.name!r} "
+                                        f"(first: {first_path})", has_value=False,
+                                        fix=f"{NAME_RULE}, and aliases name their entry: give one pool per "
+                                            f"hardware"))
+                continue
+            pool_paths[chip.name] = (path, hw_name)
             idle = ps.idle_w_per_chip if ps.idle_w_per_chip is not None else chip.idle_w
             if idle is None:
                 problems.append(Problem(f"{path}.idle_w_per_chip", f"no published idle power for {chip.name}",
@@ -510,18 +542,21 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
         raise ScenarioError(problems, source)
 
     resolved: dict[str, list] = {"training": [], "job_stream": [], "search": [], "service": [], "measured": []}
-    seen: dict[str, str] = {}
     kinds = (("training", spec.workloads.training), ("job_stream", spec.workloads.job_stream),
              ("search", spec.workloads.search), ("service", spec.workloads.service),
              ("measured", spec.workloads.measured))
+    named = []      # every workload name, a search's final training included: each is a row of the results
+    for kind, items in kinds:
+        for i, w in enumerate(items):
+            named.append((f"workloads.{kind}[{i}].name", w.name))
+            if kind == "search" and w.final_training is not None:
+                named.append((f"workloads.{kind}[{i}].final_training.name", w.final_training.name))
+    repeated = {p.rsplit(".name", 1)[0] for p in _name_collisions("workload", named, problems)}
     for kind, items in kinds:
         for i, w in enumerate(items):
             path = f"workloads.{kind}[{i}]"
-            if w.name in seen:
-                problems.append(Problem(f"{path}.name", "duplicate workload name", w.name,
-                                        fix=f"already used by {seen[w.name]}"))
+            if path in repeated or f"{path}.final_training" in repeated:
                 continue
-            seen[w.name] = path
             if kind == "training":
                 out = _resolve_training(path, w, meta, hardware, datacenters, problems, warnings)
             elif kind == "job_stream":

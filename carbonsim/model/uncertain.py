@@ -341,7 +341,52 @@ def _has_policies(document: Mapping) -> bool:
     return False
 
 
-def _classify(loc: tuple, dist: Distribution, document: Mapping, policies: bool, hw_bases_uncertain: bool) -> str:
+def _strings(value) -> list[str]:
+    """A name, or every name a ``{dist = "choice", values = [...]}`` can take."""
+    if isinstance(value, str):
+        return [value]
+    if _is_dist(value) and isinstance(value.get("values"), list):
+        return [v for v in value["values"] if isinstance(v, str)]
+    return []
+
+
+def served_hardware(document: Mapping) -> frozenset:
+    """Name keys (:func:`carbonsim.model.names.name_key`) of every hardware entry whose values reach a
+    service's serving model, following ``base = ...`` and catalog aliases."""
+    from .hardware import CATALOG, find
+    from .names import name_key
+
+    workloads = document.get("workloads") if isinstance(document.get("workloads"), Mapping) else {}
+    services = workloads.get("service") if isinstance(workloads.get("service"), list) else []
+    used: set[str] = set()
+    for sv in services:
+        for name in _strings(sv.get("hardware")) if isinstance(sv, Mapping) else ():
+            used.add(name_key(name))
+            entry = find(name, CATALOG)
+            if entry is not None:
+                used.add(name_key(entry.name))
+    table = document.get("hardware") if isinstance(document.get("hardware"), Mapping) else {}
+    grown = True
+    while grown:        # a served entry's base is served too (its values flow into the entry)
+        grown = False
+        for name, entry in table.items():
+            if name_key(name) in used and isinstance(entry, Mapping):
+                for base in _strings(entry.get("base")):
+                    keys = {name_key(base)} | ({name_key(e.name)} if (e := find(base, CATALOG)) else set())
+                    if not keys <= used:
+                        used |= keys
+                        grown = True
+    return frozenset(used)
+
+
+#: Hardware values a service's serving model uses: its busy power sets the per-query service time
+#: (energy_wh_per_query), hence the schedule, and busy and idle power mix by utilisation.
+HW_SERVING = {"system_power_w", "tdp_w", "idle_w"}
+
+
+def _classify(loc: tuple, dist: Distribution, document: Mapping, policies: bool, hw_bases_uncertain: bool,
+              served: frozenset = frozenset()) -> str:
+    from .names import name_key
     if dist.is_fixed:
         return FIXED
     key = loc[-1]
@@ -357,6 +402,8 @@ def _classify(loc: tuple, dist: Distribution, document: Mapping, policies: bool,
             len(loc) == 4 or (len(loc) == 5 and loc[1] == "search" and loc[3] == "final_training")):
         return REWEIGHT
     if loc[0] == "hardware" and len(loc) == 3 and key in HW_REWEIGHT and not hw_bases_uncertain:
+        if key in HW_SERVING and name_key(loc[1]) in served:
+            return SCHEDULE    # a service's energy and schedule follow it through the serving model
         return REWEIGHT
     return SCHEDULE
 
@@ -373,6 +420,7 @@ def parse(document: Mapping, source: str | None = None) -> UncertainScenario:
     found = find_uncertain(document)
     policies = _has_policies(document)
     hw_bases_uncertain = any(loc[0] == "hardware" and loc[-1] == "base" for loc, _ in found)
+    served = served_hardware(document)
     inputs: list[UncertainInput] = []
     for loc, table in found:
         where = field_path(loc)
@@ -397,7 +445,8 @@ def parse(document: Mapping, source: str | None = None) -> UncertainScenario:
                 problems.append(Problem(f"{where}.values" if not isinstance(dist, Fixed) else f"{where}.value",
                                         "must be whole numbers for this field", bad[0]))
                 continue
-        inputs.append(UncertainInput(loc, dist, _classify(loc, dist, document, policies, hw_bases_uncertain), integer))
+        inputs.append(UncertainInput(loc, dist, _classify(loc, dist, document, policies, hw_bases_uncertain, served),
+                                     integer))
 
     spec = StudySpec()
     raw_spec = document.get("uncertainty")

@@ -50,6 +50,7 @@ from .execution import (
     StudyInterrupted,
     execute,
     make_chunks,
+    run_chunk,
 )
 from .reweight import (
     DEFAULT_PERCENTILES,
@@ -61,6 +62,7 @@ from .reweight import (
     build_basis,
     mapped_attributes,
     outputs_of,
+    schedule_signature,
 )
 from .sensitivity import sobol_indices, tornado, tornado_rows
 
@@ -278,6 +280,7 @@ def plan(u: unc.UncertainScenario, *, vary_seed: bool = False) -> Plan:
     if reweighted:
         m = InputMapping.build(u, frozenset(reweighted))
         base = mapped_attributes(resolved, m)
+        base_schedule = schedule_signature(resolved)
         for j in sorted(reweighted):
             inp = u.sampled[j]
             probe = None
@@ -291,13 +294,15 @@ def plan(u: unc.UncertainScenario, *, vary_seed: bool = False) -> Plan:
             doc = copy.deepcopy(u.nominal_document)
             unc.set_at(doc, inp.loc, probe)
             try:
-                moved = mapped_attributes(resolve(doc, u.source), m)
+                probed = resolve(doc, u.source)
+                moved = mapped_attributes(probed, m)
             except ScenarioError:
                 reweighted.discard(j)
                 continue
             changed = {k for k in base if base[k][0] != moved.get(k, (None,))[0]}
             claimed = {k for k, (_, jj) in base.items() if jj == j}
-            if changed != claimed or any(moved[k][0] != probe for k in changed):
+            if (changed != claimed or any(moved[k][0] != probe for k in changed)
+                    or schedule_signature(probed) != base_schedule):
                 reweighted.discard(j)
                 warnings.append(f"{inp.path}: re-run for every sample (its effect could not be mapped for "
                                 f"re-weighting)")
@@ -313,6 +318,46 @@ def plan(u: unc.UncertainScenario, *, vary_seed: bool = False) -> Plan:
                         "whole pipeline (slower, same answer)")
         reweighted, basis = set(), None
     return Plan(resolved, nominal, m, layout, frozenset(reweighted), direct, basis, warnings)
+
+
+#: Samples a study runs in full before trusting the fast path (``monte_carlo(verify=...)``).
+DEFAULT_VERIFY = 3
+#: Relative agreement the fast path must reach with a full run.
+VERIFY_RTOL = 1e-9
+
+
+def _disagreement(got: np.ndarray, expected: np.ndarray, layout: Layout) -> str | None:
+    """Where the fast path's outputs of one sample differ from a full run's (None: they agree)."""
+    scale = np.maximum(np.abs(expected), 1e-12 * max(float(np.max(np.abs(expected), initial=0.0)), 1e-300))
+    bad = np.flatnonzero(~(np.abs(got - expected) <= VERIFY_RTOL * scale))
+    if not len(bad):
+        return None
+    k = int(bad[np.argmax(np.abs(got - expected)[bad] / scale[bad])])
+    (kind, name), metric = layout.entities[k // len(METRICS)], METRICS[k % len(METRICS)]
+    what = "total" if kind == "totals" else f"{kind} {name!r}"
+    return f"{metric} of the {what}: {got[k]:.10g} re-weighted, {expected[k]:.10g} from a full run"
+
+
+def verify_fast_path(u: unc.UncertainScenario, ctx: StudyContext, rows) -> str | None:
+    """Run samples ``rows`` both ways, the fast path (one engine run per schedule, re-weighted) and the
+    whole pipeline on the sample's own document; the first disagreement, or None."""
+    from ..model import resolve
+    from ..sim.simulate import run as run_resolved
+
+    for i in rows:
+        idx = np.array([i], dtype=np.int64)
+        status, payload = run_chunk(ctx, [(ctx.keys(idx)[0], idx)])
+        if status == "error":
+            raise ScenarioError(payload, u.source)
+        got = payload[0][1][0]
+        doc = u.document_at(ctx.x[i])
+        if ctx.seeds is not None:
+            doc.setdefault("scenario", {})["seed"] = int(ctx.seeds[i])
+        expected = outputs_of(run_resolved(resolve(doc, u.source)), ctx.layout)
+        where = _disagreement(got, expected, ctx.layout)
+        if where is not None:
+            return f"sample {i}: {where}"
+    return None
 
 
 def _is_stochastic(resolved) -> bool:
@@ -331,7 +376,7 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
                 workers: int = 1, scheduler: str | None = None, dask: str | None = None,
                 checkpoint: str | os.PathLike | None = None, resume: bool = False, checkpoint_every: float = 5.0,
                 vary_seed: bool = False, progress=None, source: str | None = None,
-                notes=None) -> UncertaintyResult:
+                notes=None, verify: int = DEFAULT_VERIFY) -> UncertaintyResult:
     """Sample a scenario's uncertain inputs and summarise the outputs.
 
     ``scenario``: a TOML path, a document (dict) or a :class:`carbonsim.Scenario`.
@@ -346,7 +391,9 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
     outputs are saved to every ``checkpoint_every`` seconds; ``resume=True``
     continues from it.  ``vary_seed=True`` gives every sample its own scenario
     seed (Poisson arrivals, job sizes, early stopping and forecast errors then
-    vary too), which needs an engine run per sample.
+    vary too), which needs an engine run per sample.  ``verify``: before trusting the fast path
+    (re-weighting one engine run), this many samples are also run in full; if any output differs by
+    more than 1e-9 (relative), every sample is run in full instead, with a warning saying so.
     """
     t_start = time.monotonic()
     document, source = _load(scenario, source)
@@ -396,12 +443,26 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
     vary_seed = vary_seed and _is_stochastic(pl.resolved)    # nothing to vary otherwise
     seeds = unc.sample_seeds(len(x_all), seed) if vary_seed else None
     schedule = tuple(j for j in range(d) if j not in reweighted)
+    direct = pl.direct
+    if reweighted and verify > 0:
+        probe_ctx = StudyContext(u, x_main, seeds[:len(x_main)] if seeds is not None else None, schedule,
+                                 pl.mapping, layout, "verify:" + hashlib.sha256(x_main.tobytes()).hexdigest(),
+                                 direct)
+        rows = list(dict.fromkeys([0, len(x_main) - 1, len(x_main) // 2, len(x_main) // 4]))[:verify]
+        if pl.basis is not None and not schedule and seeds is None:
+            BASIS_CACHE[(probe_ctx.fingerprint, ())] = pl.basis
+        mismatch = verify_fast_path(u, probe_ctx, rows)
+        if mismatch is not None:
+            warnings.append(f"fast-path check failed ({mismatch}); every sample is run in full instead "
+                            f"(slower, exact)")
+            reweighted, direct = frozenset(), True
+            schedule = tuple(range(d))
     fingerprint = hashlib.sha256(_canonical({
         "document": document, "n": n, "method": method, "seed": seed, "sensitivity": sensitivity,
         "vary_seed": vary_seed, "version": __version__, "reweighted": sorted(reweighted),
         "x": hashlib.sha256(np.ascontiguousarray(x_all).tobytes()).hexdigest()}).encode()).hexdigest()
-    ctx = StudyContext(u, x_all, seeds, schedule, pl.mapping, layout, fingerprint, pl.direct)
-    if pl.basis is not None and not schedule and seeds is None:
+    ctx = StudyContext(u, x_all, seeds, schedule, pl.mapping, layout, fingerprint, direct)
+    if pl.basis is not None and not schedule and seeds is None and not direct:
         BASIS_CACHE[(fingerprint, ())] = pl.basis     # the nominal run serves every sample
 
     # -- run -------------------------------------------------------------------

@@ -74,8 +74,8 @@ class Layout:
 
 
 def _norm(name: str) -> str:
-    from ..model.hardware import normalize_name
-    return normalize_name(name)
+    from ..model.names import name_key
+    return name_key(name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +177,48 @@ def mapped_attributes(resolved, m: InputMapping) -> dict:
             out[("pool", f"{dname}/{pool.hardware}", "idle")] = (pool.idle_w_per_chip, j)
             out[("pool", f"{dname}/{pool.hardware}", "embodied")] = (chip.embodied_kgco2e, hw(chip, "embodied_kgco2e"))
             out[("pool", f"{dname}/{pool.hardware}", "lifetime")] = (chip.lifetime_years, hw(chip, "lifetime_years"))
+    return out
+
+
+#: Hardware values the re-weighting may move (through the attributes above); everything else of an
+#: entry is part of the schedule.
+_HW_WEIGHTS = ("system_power_w", "idle_w", "embodied_kgco2e", "lifetime_years", "sources", "power_basis")
+
+
+def schedule_signature(resolved) -> dict:
+    """Everything of a resolved scenario that the re-weighting does *not* scale, per entity.
+
+    Two documents whose signatures are equal lay out the same intervals (the same
+    jobs, chips, datacenters, grids, services and serving models); they may differ
+    only in the attributes :func:`mapped_attributes` lists.  :func:`plan` compares the
+    signatures of the nominal case and of a probe to prove that an input moves
+    nothing but what it is re-weighted by.
+    """
+    from ..sim.simulate import workload_rows
+
+    def hw(chip):
+        return dataclasses.replace(chip, **{k: None for k in _HW_WEIGHTS if k != "lifetime_years"},
+                                   lifetime_years=1.0)
+
+    def blank(w):
+        fields = {f.name for f in dataclasses.fields(w)}
+        changes = {"hardware": hw(w.hardware)}
+        if "power_w_per_chip" in fields and w.kind in PER_CHIP_KINDS:
+            changes.update(power_w_per_chip=0.0, power_source="")
+        if getattr(w, "final_training", None) is not None:
+            changes["final_training"] = blank(w.final_training)
+        return dataclasses.replace(w, **changes)
+
+    out = {("scenario",): (resolved.start, resolved.end, resolved.seed)}
+    for r in workload_rows(resolved):
+        out[("row", r.name)] = repr(blank(r.source))
+    for name, dc in resolved.datacenters.items():
+        g = dc.grid
+        grid = (None if g.constant else g.name, g.constant, g.start, None if g.constant else g.values.tobytes(),
+                None if g.cfe is None else g.cfe.tobytes())
+        pools = tuple((p.hardware, p.chips, p.power_down_after_s) for p in dc.pools.values())
+        out[("dc", name)] = (grid, dc.cfe == "grid", dc.cfe is None, dc.net_grid_intensity_g_per_kwh is None,
+                             dc.grid_year_shift, dc.grid_overflow, pools)
     return out
 
 
