@@ -1,8 +1,6 @@
 """Readers of users' grid CSV files: generic, Electricity Maps and EIA-930 exports."""
 from __future__ import annotations
 
-import csv
-import io
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,10 +8,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from .files import FileReadError, csv_rows, read_text
 from .signal import (
     DEFAULT_MAX_GAP_HOURS,
     EIA_FUELS,
+    FIRST_YEAR,
     HOUR,
+    LAST_YEAR,
+    MAX_INTENSITY,
     UNIT_FACTORS,
     UTC,
     GridSignal,
@@ -40,18 +42,26 @@ def _timestamp(text: str, tz, prev: datetime | None, where: str) -> datetime:
     except ValueError:
         raise grid_error(where, "timestamp is not ISO 8601", text,
                    "use e.g. 2023-01-01 00:00:00 or 2023-01-01T00:00:00+00:00") from None
-    if t.tzinfo is not None:
-        return t.astimezone(UTC)
-    if tz is UTC:
-        return t.replace(tzinfo=UTC)
-    early, late = (t.replace(tzinfo=tz, fold=f).astimezone(UTC) for f in (0, 1))
+    try:
+        if t.tzinfo is not None or tz is UTC:
+            early = late = t.astimezone(UTC) if t.tzinfo is not None else t.replace(tzinfo=UTC)
+        else:
+            early, late = (t.replace(tzinfo=tz, fold=f).astimezone(UTC) for f in (0, 1))
+    except OverflowError:
+        early = late = None
+    if early is None or not (FIRST_YEAR <= early.year <= LAST_YEAR and late.year <= LAST_YEAR):
+        raise grid_error(where, f"timestamp must be between {FIRST_YEAR}-01-01 and {LAST_YEAR}-12-31 (UTC)",
+                         text.strip(), "check the year of the row")
+    if t.tzinfo is not None or tz is UTC:
+        return early
     if early.astimezone(tz).replace(tzinfo=None) != t:
         raise grid_error(where, f"local time does not exist in {tz.key} (skipped by a DST change)", text,
                    "check the timezone argument or fix the row")
     return late if prev is not None and early <= prev < late else early
 
 
-def _number(text: str, where: str, column: str, *, allow_negative=False) -> float:
+def _number(text: str, where: str, column: str, *, allow_negative=False, limit: float | None = None,
+            unit: str = "gCO2e/kWh") -> float:
     t = text.strip()
     if t == "" or t.lower() in ("nan", "na", "null"):
         return math.nan
@@ -64,6 +74,9 @@ def _number(text: str, where: str, column: str, *, allow_negative=False) -> floa
         raise grid_error(where, f"{column} must be finite", text, "leave it empty for a missing hour")
     if v < 0 and not allow_negative:
         raise grid_error(where, f"{column} must be >= 0", text, "carbon intensity cannot be negative; fix the row")
+    if limit is not None and v > limit:
+        raise grid_error(where, f"{column} must be at most {limit:g} {unit} ({MAX_INTENSITY:g} gCO2e/kWh)", text,
+                         "check the unit and the row")
     return v
 
 
@@ -98,13 +111,11 @@ def _fmt_utc(t: datetime) -> str:
 
 def _rows(path):
     """(line number, row) for each non-empty CSV row; first is the header."""
-    p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise grid_error(str(p), "cannot read file", str(e), show_value=True) from None
-    reader = csv.reader(io.StringIO(text))
-    return [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+        rows = csv_rows(path, read_text(path, what="grid CSV"))
+    except FileReadError as err:
+        raise grid_error(err.path, err.rule, fix=err.fix, show_value=False) from None
+    return [(line, row) for line, row in rows if any(c.strip() for c in row)]
 
 
 def read_csv(path, *, timezone: str = "UTC", unit: str = "g/kWh", name: str | None = None,
@@ -137,7 +148,7 @@ def read_csv(path, *, timezone: str = "UTC", unit: str = "g/kWh", name: str | No
             raise grid_error(where, "row needs a timestamp and a value", ",".join(row), "write rows as timestamp,value")
         t = _timestamp(row[0], tz, stamps[-1][1] if stamps else None, where)
         stamps.append((line, t))
-        vals.append(_number(row[1], where, "value"))
+        vals.append(_number(row[1], where, "value", limit=MAX_INTENSITY / UNIT_FACTORS[key], unit=unit))
     start, cols = _hourly(path, stamps, {"v": vals})
     stem = Path(path).stem
     fields = dict(name=name or f"file:{stem}", region=region or stem, source=f"file {Path(path).name}",
@@ -184,7 +195,7 @@ def read_electricitymaps_csv(path, *, basis: str = "direct", gap_policy: str = "
         if len(row) < len(rows[0][1]):
             raise grid_error(where, f"row has {len(row)} fields, header has {len(rows[0][1])}", ",".join(row))
         stamps.append((line, _timestamp(row[col["time"]], UTC, None, where)))
-        vals.append(_number(row[vcol], where, rows[0][1][vcol].strip()))
+        vals.append(_number(row[vcol], where, rows[0][1][vcol].strip(), limit=MAX_INTENSITY))
         if "low" in col:
             pct = _number(row[col["low"]], where, "Low Carbon Percentage")
             if pct > 100:
@@ -234,7 +245,7 @@ def read_eia930_csv(path, *, region: str | None = None, gap_policy: str = "inter
         if len(row) != len(header):
             raise grid_error(where, f"row has {len(row)} fields, header has {len(header)}", ",".join(row))
         stamps.append((line, _timestamp(row[it], UTC, None, where)))
-        vals.append(_number(row[ici], where, "avg_CI"))
+        vals.append(_number(row[ici], where, "avg_CI", limit=MAX_INTENSITY))
         for f, i in fuels.items():
             gen[f].append(_number(row[i], where, f, allow_negative=True))
     start, cols = _hourly(path, stamps, {"v": vals, **gen})

@@ -11,6 +11,13 @@ from typing import Mapping
 import numpy as np
 
 UNITS = "gCO2e/kWh"
+#: The largest carbon intensity accepted from any source (constants, CSV files, bundled and cloud
+#: data): 5000 gCO2e/kWh, well above any grid (lignite plants emit about 1200).
+MAX_INTENSITY = 5000.0
+#: Dates every signal and run must fall in: 1970-01-01 to 2199-12-31 (the scenario date limit).
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+#: At most this many characters of a file's text appear in an error message.
+EXCERPT_CHARS = 40
 DEFAULT_MAX_GAP_HOURS = 24
 #: An EIA hour whose total generation is below this fraction of the series'
 #: median total generation is reported as a glitch.
@@ -54,8 +61,17 @@ class GridDataWarning(UserWarning):
 
 
 def grid_error(where, rule, value=None, fix=None, *, show_value=True):
-    text = f"{where}: {rule}" + (f", got {value!r}" if show_value else "")
+    text = f"{where}: {rule}" + (f", got {_quote(value)}" if show_value else "")
     return GridError(text + (f" ({fix})" if fix else ""))
+
+
+def _quote(value) -> str:
+    """A value for a message: a file's text is cut to a short excerpt (an error never echoes a whole line)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= EXCERPT_CHARS + 2 else text[:EXCERPT_CHARS - 3] + "..." + text[-1:]
 
 
 def _fmt(t: datetime) -> str:
@@ -110,8 +126,10 @@ class GridSignal:
             raise grid_error(where, "values must be numbers in gCO2e/kWh", type(self.values).__name__) from None
         if values.ndim != 1 or values.size == 0 or (self.constant and values.size != 1):
             raise grid_error(where, "values must be a non-empty 1-D array (exactly one value if constant)", values.shape)
-        if np.any(values < 0) or np.any(np.isinf(values)):
-            raise grid_error(where, "values must be finite and >= 0", float(values[(values < 0) | np.isinf(values)][0]))
+        bad = (values < 0) | np.isinf(values) | (values > MAX_INTENSITY)
+        if np.any(bad):
+            raise grid_error(where, "values must be finite and >= 0", float(values[bad][0]),
+                             f"and at most {MAX_INTENSITY:g} gCO2e/kWh; check the unit and the values")
         object.__setattr__(self, "values", values)
         for field in ("cfe", "estimated", "filled", "glitch"):
             arr = getattr(self, field)

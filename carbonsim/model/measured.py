@@ -19,7 +19,6 @@ columns do not matter.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import re
@@ -27,6 +26,7 @@ import zoneinfo
 from pathlib import Path
 
 from . import hardware as hw
+from ..grid.files import FileReadError, csv_rows, read_text
 from .errors import Problem
 from .objects import MeasuredRun
 from .spec_measured import COMPONENTS, MeasuredSpec
@@ -42,12 +42,11 @@ GPU_MODELS = ((r"H100.*PCIE", "h100-pcie"), (r"H100", "h100"), (r"H200", "h200")
 
 def _rows(path: str, key: str, file: Path, label: str, problems: list[Problem]) -> list[list[str]] | None:
     try:
-        text = file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        problems.append(Problem(f"{path}.{key}", f"cannot read file: {getattr(err, 'strerror', None) or err}",
-                                label))
+        rows = csv_rows(file, read_text(file, what="log"))
+    except FileReadError as err:
+        problems.append(Problem(f"{path}.{key}", err.rule, label, fix=err.fix))
         return None
-    return [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
+    return [r for _, r in rows if r and any(c.strip() for c in r)]
 
 
 class _BadCell(ValueError):

@@ -6,21 +6,22 @@ import math
 import tomllib
 from pathlib import Path
 
+from ..grid.files import FileReadError, csv_rows, excerpt, read_text
 from .errors import Problem, ScenarioError
+
+#: The largest scenario file read (bytes).
+MAX_SCENARIO_BYTES = 16 * 1024 * 1024
 from .spec import to_utc
 
 
 def read_trace(path: str, file: Path, start: dt.datetime, problems: list[Problem]) -> dict | None:
     """A job trace: CSV with a header ``submit,chips,duration_hours`` (or ``flops``
     instead of duration_hours; ``submit_hours`` = hours after the stream start instead of ``submit``)."""
-    import csv
-
     try:
-        text = file.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        problems.append(Problem(f"{path}.trace", f"cannot read trace file: {getattr(err, 'strerror', err)}", str(file)))
+        rows = [row for _, row in csv_rows(file, read_text(file, what="trace"))]
+    except FileReadError as err:
+        problems.append(Problem(f"{path}.trace", f"{err.path}: {err.rule}", has_value=False, fix=err.fix))
         return None
-    rows = list(csv.reader(text.splitlines()))
     if not rows:
         problems.append(Problem(f"{path}.trace", "trace file is empty", str(file)))
         return None
@@ -29,7 +30,7 @@ def read_trace(path: str, file: Path, start: dt.datetime, problems: list[Problem
     size = "duration_hours" if "duration_hours" in header else "flops" if "flops" in header else None
     if when is None or "chips" not in header or size is None:
         problems.append(Problem(f"{path}.trace", f"{file}: header must name submit (or submit_hours), chips and "
-                                f"duration_hours (or flops)", ",".join(header)))
+                                f"duration_hours (or flops)", excerpt(",".join(header))))
         return None
     col = {h: i for i, h in enumerate(header)}
     submit, chips, amount = [], [], []
@@ -45,10 +46,10 @@ def read_trace(path: str, file: Path, start: dt.datetime, problems: list[Problem
             c = int(row[col["chips"]])
             x = float(row[col[size]])
         except (ValueError, IndexError, OverflowError) as err:
-            problems.append(Problem(f"{path}.trace", f"{where}: bad row ({err})", ",".join(row)))
+            problems.append(Problem(f"{path}.trace", f"{where}: bad row ({excerpt(str(err), 80)})", excerpt(",".join(row))))
             return None
         if c < 1 or not (x > 0 and math.isfinite(x)):
-            problems.append(Problem(f"{path}.trace", f"{where}: chips must be >= 1 and {size} > 0", ",".join(row)))
+            problems.append(Problem(f"{path}.trace", f"{where}: chips must be >= 1 and {size} > 0", excerpt(",".join(row))))
             return None
         submit.append(t)
         chips.append(c)
@@ -71,16 +72,15 @@ DIURNAL_SHAPES = {
 
 def read_profile(path: str, file: Path, problems: list[Problem]):
     """An hourly traffic profile: CSV ``hour,factor`` (24 rows) or ``hour_of_week,factor`` (168, Monday 00:00 = 0)."""
-    import csv
     try:
-        rows = list(csv.reader(file.read_text().splitlines()))
-    except (OSError, UnicodeDecodeError) as err:
-        problems.append(Problem(f"{path}.profile", f"cannot read profile: {getattr(err, 'strerror', err)}", str(file)))
+        rows = [row for _, row in csv_rows(file, read_text(file, what="profile"))]
+    except FileReadError as err:
+        problems.append(Problem(f"{path}.profile", f"{err.path}: {err.rule}", has_value=False, fix=err.fix))
         return None
     header = [h.strip() for h in rows[0]] if rows else []
     if len(header) != 2 or header[0] not in ("hour", "hour_of_week"):
         problems.append(Problem(f"{path}.profile", f"{file}: header must be 'hour,factor' or 'hour_of_week,factor'",
-                                ",".join(header)))
+                                excerpt(",".join(header))))
         return None
     n = 24 if header[0] == "hour" else 168
     values = [None] * n
@@ -92,7 +92,7 @@ def read_profile(path: str, file: Path, problems: list[Problem]):
             if not (0 <= k < n and f >= 0 and math.isfinite(f)):
                 raise ValueError(f"{header[0]} must be 0..{n - 1} and factor >= 0")
         except (ValueError, IndexError) as err:
-            problems.append(Problem(f"{path}.profile", f"{file}:{line_no}: bad row ({err})", ",".join(row)))
+            problems.append(Problem(f"{path}.profile", f"{file}:{line_no}: bad row ({excerpt(str(err), 80)})", excerpt(",".join(row))))
             return None
         values[k] = f
     missing = [k for k, v in enumerate(values) if v is None]
@@ -109,14 +109,10 @@ def read_toml(path: str | Path) -> dict:
     """Read a TOML file into a document; unreadable or malformed files raise ScenarioError."""
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ScenarioError([Problem("", f"cannot read file: {err.strerror}", has_value=False)], str(path)) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ScenarioError([Problem("", f"not a UTF-8 text file (bad byte at offset {err.start})", has_value=False,
-                                     fix="scenario files are TOML text")], str(path)) from None
+        text = read_text(path, limit=MAX_SCENARIO_BYTES, what="scenario")
+    except FileReadError as err:
+        fix = "scenario files are TOML text" if err.rule.startswith("not a UTF-8") else err.fix
+        raise ScenarioError([Problem("", err.rule, has_value=False, fix=fix)], str(path)) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -10,12 +10,13 @@ from carbonsim.grid import GridDataWarning, GridError, GridSignal, align, consta
 UTC = timezone.utc
 H = timedelta(hours=1)
 DATA_START = datetime(2022, 1, 1, tzinfo=UTC)
+# Each hour's value is half its index (signals hold at most 5000 gCO2e/kWh): hour = 2 x value.
 INDEX = GridSignal(name="index", region="x", source="test", year=2022, basis="direct", start=DATA_START,
-                   values=np.arange(8760.0))
+                   values=np.arange(8760.0) / 2)
 
 
 def source_times(values):
-    return [DATA_START + int(v) * H for v in values]
+    return [DATA_START + int(2 * v) * H for v in values]
 
 
 def test_same_year_needs_no_shift():
@@ -54,7 +55,7 @@ def test_weekday_keeps_weekday_and_hour_within_three_days(start):
     for k, t in enumerate(src):
         sim = start + k * H
         assert (t.weekday(), t.hour) == (sim.weekday(), sim.hour)
-    assert np.all(np.diff(out) == 1)  # contiguous
+    assert np.all(np.diff(2 * out) == 1)  # contiguous
 
 
 def test_weekday_near_the_year_edges_stays_in_the_data():
@@ -77,7 +78,7 @@ def test_overflow_error_or_wrap():
     with pytest.raises(GridError, match=r"needs 2022-12-31T12:00Z..2023-01-01T12:00Z but the data cover.*overflow='wrap'"):
         align(INDEX, start, 24)
     out = align(INDEX, start, 24, overflow="wrap")
-    np.testing.assert_array_equal(out, np.r_[np.arange(8748, 8760), np.arange(12)])
+    np.testing.assert_array_equal(2 * out, np.r_[np.arange(8748, 8760), np.arange(12)])
     out = align(INDEX, datetime(2022, 1, 1, tzinfo=UTC), 3 * 8760, overflow="wrap")
     assert out.size == 3 * 8760 and out[8760] == 0
 
