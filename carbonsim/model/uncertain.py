@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import operator
 import types
 import typing
 from typing import Any, Literal, Mapping
@@ -118,13 +119,43 @@ class CorrelationSpec(BaseModel):
     rho: float = Field(gt=-1, lt=1)
 
 
+#: Limits of a Monte Carlo study, wherever its options come from (the file's ``[uncertainty]``,
+#: the command line, the Python API): samples in 2..MAX_SAMPLES, seeds in 0..2**63 - 1.
+MAX_SAMPLES = 10_000_000
+MAX_SEED = 2**63 - 1
+
+
+def _integer(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def check_study_options(samples, seed) -> tuple[int, int]:
+    """``(samples, seed)`` as integers; ScenarioError (``--samples`` / ``--seed``) outside the study limits."""
+    problems = []
+    n, s = _integer(samples), _integer(seed)
+    if n is None or not 2 <= n <= MAX_SAMPLES:
+        problems.append(Problem("--samples", f"must be an integer between 2 and {MAX_SAMPLES:,}", samples,
+                                fix="the limit of a Monte Carlo study (docs/scenario-format.md)"))
+    if s is None or not 0 <= s <= MAX_SEED:
+        problems.append(Problem("--seed", "must be an integer between 0 and 2**63 - 1", seed,
+                                fix="for example --seed 42"))
+    if problems:
+        raise ScenarioError(problems)
+    return n, s
+
+
 class StudySpec(BaseModel):
     """``[uncertainty]``: defaults of ``carbonsim mc`` for this file."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
-    samples: int | None = Field(None, ge=2, le=10_000_000)
+    samples: int | None = Field(None, ge=2, le=MAX_SAMPLES)
     method: Literal["sobol", "lhs", "random"] | None = None
-    seed: int | None = Field(None, ge=0, lt=2**63)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
     percentiles: list[float] | None = Field(None, min_length=1, max_length=20)
     correlations: list[CorrelationSpec] = Field(default_factory=list, max_length=10_000)
     description: str = ""
@@ -533,9 +564,11 @@ def check_draws(u: UncertainScenario, x: np.ndarray) -> None:
 
     Checked with the file format's own rules, one input at a time at its
     lowest and highest draw (every category of a categorical); raises
-    ScenarioError naming the input, the offending draw and the rule.  Rules
-    between fields (a net intensity above the gross one, a job larger than its
-    pool) are checked where each sample is resolved.
+    ScenarioError naming the input, the offending draw and the rule.  Where
+    several inputs sit in one table (a datacenter, a hardware entry, a workload),
+    every sample's values of that table are checked together against the same
+    rules a fixed table obeys (:func:`check_joint_draws`: a net intensity above
+    the gross one is an error, never a silently accepted sample).
     """
 
     problems: list[Problem] = []
@@ -562,3 +595,66 @@ def check_draws(u: UncertainScenario, x: np.ndarray) -> None:
                                             fix=f"{which} of {inp.dist.describe()}; {fix}"))
     if problems:
         raise ScenarioError(dedupe_problems(problems), u.source)
+    check_joint_draws(u, x)
+
+
+def _entry(loc: tuple) -> tuple[tuple, type[BaseModel]] | None:
+    """The innermost table of the file format holding the field at ``loc``, and its model."""
+    for k in range(len(loc) - 1, 0, -1):
+        t = _field_annotation(loc[:k])
+        if typing.get_origin(t) in (typing.Union, types.UnionType):
+            t = next((a for a in typing.get_args(t) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return loc[:k], t
+    return None
+
+
+def check_joint_draws(u: UncertainScenario, x: np.ndarray) -> None:
+    """Every sample's values of a table with several sampled inputs obey the table's rules.
+
+    The sampled values of each such table are validated together, one sample
+    (row of ``x``) at a time, by the table's own model, so a rule between
+    fields (net intensity at most the gross one, min_replicas at most
+    max_replicas, ...) holds for each draw as it does for fixed values.  Raises
+    ScenarioError naming the inputs, how many samples break the rule, the first
+    such sample and the rule.
+    """
+    groups: dict[tuple, list[int]] = {}
+    models: dict[tuple, type[BaseModel]] = {}
+    for j, inp in enumerate(u.sampled):
+        found = _entry(inp.loc)
+        if found is not None:
+            groups.setdefault(found[0], []).append(j)
+            models[found[0]] = found[1]
+    problems: list[Problem] = []
+    for prefix, cols in groups.items():
+        if len(cols) < 2:
+            continue   # one sampled input against fixed neighbours: its extreme draws were checked
+        base = get_at(u.nominal_document, prefix)
+        if not isinstance(base, Mapping):
+            continue
+        rows, counts = np.unique(x[:, cols], axis=0, return_counts=True)
+        first, rule, bad_rows = None, None, 0
+        for row, count in zip(rows, counts):
+            entry = copy.deepcopy(dict(base))
+            for c, value in zip(cols, row):
+                set_at(entry, u.sampled[c].loc[len(prefix):], u.sampled[c].value(value))
+            try:
+                models[prefix].model_validate(entry)
+            except ValidationError as err:
+                bad_rows += int(count)
+                if first is None:
+                    first, rule = row, problems_from(err, prefix, models[prefix])[0]
+        if first is not None:
+            names = ", ".join(u.sampled[c].path for c in cols)
+            drawn = ", ".join(f"{u.sampled[c].loc[-1]} = {_short(u.sampled[c].value(v))}" for c, v in zip(cols, first))
+            problems.append(Problem(
+                field_path(prefix), f"{bad_rows:,} of {len(x):,} samples break a rule that fixed values obey: "
+                f"{rule.rule} (first: {drawn})", has_value=False,
+                fix=f"narrow or correlate the distributions of {names} so that every draw is valid"))
+    if problems:
+        raise ScenarioError(problems, u.source)
+
+
+def _short(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else repr(value)

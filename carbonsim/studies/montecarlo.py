@@ -399,7 +399,7 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
     document, source = _load(scenario, source)
     u = unc.parse(document, source)
     spec = u.spec
-    n = int(samples if samples is not None else spec.samples or DEFAULT_SAMPLES)
+    n = samples if samples is not None else spec.samples or DEFAULT_SAMPLES
     method = method or spec.method or "sobol"
     if method not in unc.METHODS:
         raise ScenarioError([Problem("--method", "unknown sampling method", method, fix=f"one of {', '.join(unc.METHODS)}")])
@@ -409,8 +409,7 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
     for p in percentiles:
         if not 0 < p < 100:
             raise ScenarioError([Problem("--percentiles", "must be between 0 and 100 (exclusive)", p)])
-    if n < 2:
-        raise ScenarioError([Problem("--samples", "must be at least 2", n)])
+    n, seed = unc.check_study_options(n, seed)
     if not u.sampled:
         raise ScenarioError([Problem("", "no uncertain inputs: nothing to sample", has_value=False,
                                      fix='give a value as a distribution, e.g. pue = {dist = "uniform", '
