@@ -11,6 +11,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+#: Limits of what carbonsim simulates (docs/scenario-format.md, "Limits"), checked in the parse step
+#: for every workload kind: a run, job, trial or service lasts at most MAX_HOURS (100 years), every
+#: workload ends before 2200-01-01, a job has at most MAX_CHIPS chips and at most MAX_FLOPS FLOP.
+MAX_HOURS = 876_000
+MAX_CHIPS = 10_000_000
+MAX_FLOPS = 1e32
+
 #: Largest batch, fleet and horizon the serving kernels take.
 MAX_BATCH = 1 << 20
 MAX_REPLICAS = 10_000_000

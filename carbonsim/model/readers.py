@@ -7,7 +7,9 @@ import tomllib
 from pathlib import Path
 
 from ..grid.files import FileReadError, csv_rows, excerpt, read_text
+from .constraints import MAX_CHIPS, MAX_FLOPS, MAX_HOURS
 from .errors import Problem, ScenarioError
+from .specbase import EARLIEST, LATEST
 
 #: The largest scenario file read (bytes).
 MAX_SCENARIO_BYTES = 16 * 1024 * 1024
@@ -48,8 +50,14 @@ def read_trace(path: str, file: Path, start: dt.datetime, problems: list[Problem
         except (ValueError, IndexError, OverflowError) as err:
             problems.append(Problem(f"{path}.trace", f"{where}: bad row ({excerpt(str(err), 80)})", excerpt(",".join(row))))
             return None
-        if c < 1 or not (x > 0 and math.isfinite(x)):
-            problems.append(Problem(f"{path}.trace", f"{where}: chips must be >= 1 and {size} > 0", excerpt(",".join(row))))
+        most = MAX_HOURS if size == "duration_hours" else MAX_FLOPS
+        if not 1 <= c <= MAX_CHIPS or not (0 < x <= most):
+            problems.append(Problem(f"{path}.trace", f"{where}: chips must be 1..{MAX_CHIPS:,} and {size} > 0 and at "
+                                    f"most {most:,g}", excerpt(",".join(row)), fix="the limits of a job"))
+            return None
+        if not EARLIEST <= t < LATEST:
+            problems.append(Problem(f"{path}.trace", f"{where}: submit must be between 1970-01-01 and 2199-12-31",
+                                    excerpt(",".join(row))))
             return None
         submit.append(t)
         chips.append(c)

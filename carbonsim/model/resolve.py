@@ -41,12 +41,12 @@ from .objects import (
     TrainingRun,
 )
 from .problems import problems_from
+from .limits import check_end, stream_ends
 from .measured import resolve_measured
 from .readers import DIURNAL_SHAPES, read_profile, read_trace
 from .sizes import training_size
 from .spec import (
     DEFAULT_START,
-    LATEST,
     DatacenterSpec,
     JobStreamSpec,
     PolicySpec,
@@ -305,9 +305,7 @@ def _resolve_training(path: str, t: TrainingSpec, meta: ScenarioMeta, hardware, 
                                     fix=f"check {key} and achieved_tflops_per_chip"))
             return None
     start = t.start or meta.start or DEFAULT_START
-    if start + dt.timedelta(seconds=duration) >= LATEST:
-        problems.append(Problem(f"{path}.start", "run would end after 2199", start,
-                                fix=f"start earlier: the run lasts {duration / SECONDS_PER_DAY:g} days"))
+    if not check_end(path, "duration_hours", start, duration, "run", problems):
         return None
     return TrainingRun(
         name=t.name, description=t.description, hardware=chip, datacenter=t.datacenter, chips=chips,
@@ -317,8 +315,6 @@ def _resolve_training(path: str, t: TrainingSpec, meta: ScenarioMeta, hardware, 
         published=MappingProxyType(t.published.model_dump(exclude_none=True)) if t.published else None,
         phase=t.phase, priority=t.priority, policy=_resolve_policy(path, t.policy, datacenters, problems),
     )
-
-
 
 
 def _resolve_stream(path, st: JobStreamSpec, meta: ScenarioMeta, hardware, datacenters, source, problems, warnings):
@@ -352,6 +348,8 @@ def _resolve_stream(path, st: JobStreamSpec, meta: ScenarioMeta, hardware, datac
         problems.append(Problem(f"{path}.end", f"must be after the stream's start {start:%Y-%m-%d %H:%M}", end))
         return None
     rate = st.rate_per_day / SECONDS_PER_DAY if st.rate_per_day is not None else None
+    if not stream_ends(path, st, start, end, trace, achieved, problems):
+        return None
     if rate is not None:
         expected = rate * (end - start).total_seconds()
         if expected > st.max_jobs:
@@ -384,10 +382,14 @@ def _resolve_search(path, se: SearchSpec, meta: ScenarioMeta, hardware, datacent
         trial_s = se.trial_flops / (se.chips_per_trial * achieved)
     final = None
     start = se.start or meta.start or DEFAULT_START
+    waves = -(-se.trials // (se.parallelism or se.trials))
+    if not check_end(path, "trials", start, waves * trial_s, "the search's trials", problems):
+        return None
     if se.final_training is not None:
         final = _resolve_training(f"{path}.final_training", se.final_training, meta, hardware, datacenters,
                                   problems, warnings)
-        if final is None:
+        if final is None or not check_end(path, "final_training", start, waves * trial_s + final.duration_s,
+                                          "the search with its final training", problems):
             return None
     return Search(
         name=se.name, description=se.description, hardware=chip, datacenter=se.datacenter, start=start,
@@ -397,8 +399,6 @@ def _resolve_search(path, se: SearchSpec, meta: ScenarioMeta, hardware, datacent
         policy=_resolve_policy(path, se.policy, datacenters, problems),
     )
 
-#: Illustrative daily traffic shapes by local hour (mean 1 over a day): "web" is low
-#: overnight and highest in the evening; "business" follows office hours.
 
 
 def _resolve_service(path, sv: ServiceSpec, meta: ScenarioMeta, hardware, datacenters, source, problems, warnings):
@@ -462,6 +462,8 @@ def _resolve_service(path, sv: ServiceSpec, meta: ScenarioMeta, hardware, datace
         problems.append(Problem(path, f"serving model: {err}", has_value=False))
         return None
     start = (sv.start or meta.start or DEFAULT_START).replace(minute=0, second=0, microsecond=0)
+    if not check_end(path, "duration_days", start, sv.duration_days * SECONDS_PER_DAY, "the service", problems):
+        return None
     return Service(name=sv.name, description=sv.description, hardware=chip, datacenter=names[0],
                    datacenters=tuple(names), split=split, start=start,
                    duration_s=sv.duration_days * SECONDS_PER_DAY, queries_per_second=qps, shape=shape,

@@ -7,12 +7,13 @@ checks types, ranges and unknown keys; references and units are checked by
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .constraints import (BatchSize, ChipsPerReplica, Fraction, MaxReplicas, MinReplicas, Percentile, Replicas,
-                          ServiceTime)
+from .constraints import (MAX_CHIPS, MAX_FLOPS, MAX_HOURS, BatchSize, ChipsPerReplica, Fraction, MaxReplicas,
+                          MinReplicas, Percentile, Replicas, ServiceTime)
 from .distributions import per_job_distribution
 from .spec_measured import MeasuredSpec
 from .specbase import DEFAULT_START, EARLIEST, LATEST, StrictModel, to_utc  # noqa: F401  (part of this module's API)
@@ -307,21 +308,28 @@ class TrainingSpec(StrictModel):
     _length = model_validator(mode="after")(check_training_length)
 
 
-def per_job(value):
+def per_job(value, limit: float | None = None, unit: str = "", unbounded: bool = False):
     """A number, or a ``{dist = ...}`` table of a job stream -> a distribution drawn anew for
-    every job (the vocabulary of docs/uncertainty.md).  Tables stay tables in the spec."""
+    every job (the vocabulary of docs/uncertainty.md).  Tables stay tables in the spec.
+    With ``limit``, every draw must be at most ``limit``: an unbounded distribution needs ``high``
+    (unless ``unbounded``: chips, whose unbounded draws are checked against the pools they run on)."""
     if isinstance(value, dict):
         dist = per_job_distribution(value)
-        low, _ = dist.bounds
+        low, high = dist.bounds
         if low < 0:
             raise ValueError(f"a per-job distribution must not draw negative values ({dist.describe()} "
                              f"reaches {low:g}); truncate it with low = 0")
+        if limit is not None and not high <= limit and not (unbounded and math.isinf(high)):
+            reach = "is unbounded" if math.isinf(high) else f"reaches {high:g}"
+            most = f"{int(limit):,}" if limit < 1e16 else f"{limit:g}"
+            raise ValueError(f"a per-job draw must be at most {most}{unit} ({dist.describe()} {reach}); "
+                             f"truncate it with high = ... (at most {most})")
         return dist
     return value
 
 
-def check_per_job(value):
-    per_job(value)
+def check_per_job(value, limit: float | None = None, unit: str = "", unbounded: bool = False):
+    per_job(value, limit, unit, unbounded)
     return value
 
 
@@ -352,16 +360,23 @@ class JobStreamSpec(StrictModel):
     @field_validator("chips")
     @classmethod
     def _chips(cls, v):
-        if isinstance(v, int) and not 1 <= v <= 10_000_000:
-            raise ValueError("must be between 1 and 10,000,000")
-        return check_per_job(v)
+        if isinstance(v, int) and not 1 <= v <= MAX_CHIPS:
+            raise ValueError(f"must be between 1 and {MAX_CHIPS:,}")
+        return check_per_job(v, MAX_CHIPS, " chips", unbounded=True)
 
-    @field_validator("duration_hours", "flops")
+    @field_validator("duration_hours")
     @classmethod
-    def _positive(cls, v):
-        if isinstance(v, float) and not 0 < v <= 1e32:
-            raise ValueError("must be greater than 0")
-        return check_per_job(v)
+    def _hours(cls, v):
+        if isinstance(v, float) and not 0 < v <= MAX_HOURS:
+            raise ValueError(f"must be greater than 0 and at most {MAX_HOURS:,} (100 years)")
+        return check_per_job(v, MAX_HOURS, " hours")
+
+    @field_validator("flops")
+    @classmethod
+    def _flops(cls, v):
+        if isinstance(v, float) and not 0 < v <= MAX_FLOPS:
+            raise ValueError(f"must be greater than 0 and at most {MAX_FLOPS:g}")
+        return check_per_job(v, MAX_FLOPS, " FLOP")
 
     @model_validator(mode="after")
     def _source(self):

@@ -40,6 +40,7 @@ import numpy as np
 
 from .._version import __version__
 from ..model import uncertain as unc
+from ..model.draws import check_joint_draws
 from ..model.distributions import percentile_key
 from ..model.errors import Problem, ScenarioError
 from .execution import (
@@ -439,6 +440,7 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
         x_main = u.transform(u.design(n, method, seed))
         x_all, tornado_index = x_main, None
     unc.check_draws(u, x_main)
+    check_joint_draws(u, x_main)
     vary_seed = vary_seed and _is_stochastic(pl.resolved)    # nothing to vary otherwise
     seeds = unc.sample_seeds(len(x_all), seed) if vary_seed else None
     schedule = tuple(j for j in range(d) if j not in reweighted)
