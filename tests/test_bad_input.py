@@ -194,6 +194,27 @@ EXPECTED: dict[str, list[str]] = {
     "measured_timezone_bad.toml": [f"{MR}: timezone 'Paris' is not an IANA name such as 'Europe/Paris'"],
     "measured_component_unknown.toml": [f"{MR}.components[1]: must be 'cpu', 'gpu' or 'ram', got 'disk'"],
     "measured_undefined_hardware.toml": [f"{MR}.hardware: hardware 'a1000' is not defined", "did you mean 'a100'?"],
+    # limits of every workload kind (docs/scenario-format.md, "Limits")
+    "search_ends_after_2199.toml": ["workloads.search[0].start: the search's trials would end after 2199",
+                                    "got 2190-01-01", "start earlier"],
+    "search_too_long.toml": ["workloads.search[0].trials: implies the search's trials of 8.76e+08 hours, longer than "
+                             "the limit of 876,000 hours (100 years)"],
+    "service_ends_after_2199.toml": ["workloads.service[0].start: the service would end after 2199", "got 2199-06-01"],
+    "stream_lognormal_no_high.toml": ["workloads.job_stream[0].duration_hours: a per-job draw must be at most 876,000 "
+                                      "hours", "is unbounded", "truncate it with high = ..."],
+    "stream_chips_draw_huge.toml": ["workloads.job_stream[0].chips: a per-job draw must be at most 10,000,000 chips",
+                                    "reaches 1e+30"],
+    "stream_duration_huge.toml": ["workloads.job_stream[0].duration_hours: must be greater than 0 and at most 876,000",
+                                  "got 1e+30"],
+    # grid CSV files: the bounds of constants, dates, text and CSV (one reading function for every file)
+    "grid_csv_huge_value.toml": [f"{MS}.grid: ", "bad_huge_value.csv:5: value must be at most 5000 g/kWh",
+                                 "got '1e306'"],
+    "grid_csv_year_one.toml": ["bad_year_one.csv:2: timestamp must be between 1970-01-01 and 2199-12-31",
+                               "got '0001-01-01T00:00+05:00'"],
+    "grid_csv_binary.toml": ["bad_binary.csv: not a UTF-8 text file (bad byte at offset 0)"],
+    "grid_csv_long_field.toml": ["bad_long_field.csv:2: not a readable CSV line (field larger than field limit"],
+    "grid_csv_not_data.toml": ["bad_not_data.csv:2: row needs a timestamp and a value",
+                               "got 'daemon:x:1:1:daemon:/usr/sbin:/usr/s...'"],
     # whole-document problems
     "empty.toml": ["the scenario is empty", "start with schema_version = 1"],
     "comments_only.toml": ["the scenario is empty"],
@@ -287,6 +308,47 @@ def test_cli_missing_file(tmp_path, capsys):
     assert main(["run", str(missing)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and str(missing) in err and "cannot read file" in err and "Traceback" not in err
+
+
+def test_excerpt_of_a_bad_line_is_short(capsys):
+    """An error quotes at most 40 characters of a file's line, never the whole line."""
+    assert main(["validate", str(CORPUS / "grid_csv_not_data.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "and-a-long-tail-of-text" not in err and "/usr/sbin/nologin" not in err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("kind", ["scenario", "grid"])
+def test_special_files_are_refused(tmp_path, kind, capsys):
+    """A FIFO (which would block forever) or a device is refused at once: only regular files are read."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    if kind == "scenario":
+        targets = [fifo, Path("/dev/zero")]
+    else:
+        base = (CORPUS / "chips_negative.toml").read_text().replace("chips = -5", "chips = 10000")
+        targets = []
+        for i, name in enumerate([str(fifo), "/dev/zero"]):
+            f = tmp_path / f"s{i}.toml"
+            f.write_text(base.replace("grid_intensity_gco2e_per_kwh = 429", f'grid = {{csv = "{name}"}}', 1))
+            targets.append(f)
+    for target in targets:
+        assert main(["validate", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert "not a regular file" in err and "Traceback" not in err
+
+
+def test_trace_and_profile_accept_a_bom(tmp_path):
+    (tmp_path / "t.csv").write_text("\ufeffsubmit_hours,chips,duration_hours\n0,1,2\n", encoding="utf-8")
+    (tmp_path / "p.csv").write_text("\ufeffhour,factor\n" + "".join(f"{h},1\n" for h in range(24)), encoding="utf-8")
+    base = (CORPUS / "chips_negative.toml").read_text().replace("chips = -5", "chips = 10000")
+    (tmp_path / "s.toml").write_text(base + '\n[[workloads.job_stream]]\nname = "jobs"\nhardware = "v100"\n'
+                                     'datacenter = "microsoft-us"\ntrace = "t.csv"\n\n[[workloads.service]]\n'
+                                     'name = "api"\nhardware = "v100"\ndatacenter = "microsoft-us"\nduration_days = 1\n'
+                                     'queries_per_second = 1\nreplicas = 1\nenergy_wh_per_query = 0.1\n'
+                                     'idle_w_per_chip = 50\nprofile = "p.csv"\n')
+    resolved = carbonsim.load(tmp_path / "s.toml").validate()
+    assert resolved is not None
 
 
 def test_cli_directory(tmp_path, capsys):

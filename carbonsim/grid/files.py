@@ -77,6 +77,6 @@ def csv_rows(path, text: str) -> list[tuple[int, list[str]]]:
         for row in reader:
             rows.append((reader.line_num, row))
     except csv.Error as err:
-        raise FileReadError(f"{path}:{reader.line_num + 1}", f"not a readable CSV line ({err})",
+        raise FileReadError(f"{path}:{max(reader.line_num, 1)}", f"not a readable CSV line ({err})",
                             "check that this is the right file") from None
     return rows
