@@ -42,8 +42,9 @@ def _timestamp(text: str, tz, prev: datetime | None, where: str) -> datetime:
     except ValueError:
         raise grid_error(where, "timestamp is not ISO 8601", text,
                    "use e.g. 2023-01-01 00:00:00 or 2023-01-01T00:00:00+00:00") from None
+    fixed = t.tzinfo is not None or tz is UTC     # no local time to resolve
     try:
-        if t.tzinfo is not None or tz is UTC:
+        if fixed:
             early = late = t.astimezone(UTC) if t.tzinfo is not None else t.replace(tzinfo=UTC)
         else:
             early, late = (t.replace(tzinfo=tz, fold=f).astimezone(UTC) for f in (0, 1))
@@ -52,7 +53,7 @@ def _timestamp(text: str, tz, prev: datetime | None, where: str) -> datetime:
     if early is None or not (FIRST_YEAR <= early.year <= LAST_YEAR and late.year <= LAST_YEAR):
         raise grid_error(where, f"timestamp must be between {FIRST_YEAR}-01-01 and {LAST_YEAR}-12-31 (UTC)",
                          text.strip(), "check the year of the row")
-    if t.tzinfo is not None or tz is UTC:
+    if fixed:
         return early
     if early.astimezone(tz).replace(tzinfo=None) != t:
         raise grid_error(where, f"local time does not exist in {tz.key} (skipped by a DST change)", text,

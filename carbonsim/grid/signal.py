@@ -10,14 +10,14 @@ from typing import Mapping
 
 import numpy as np
 
+from .files import EXCERPT_CHARS, excerpt
+
 UNITS = "gCO2e/kWh"
 #: The largest carbon intensity accepted from any source (constants, CSV files, bundled and cloud
 #: data): 5000 gCO2e/kWh, well above any grid (lignite plants emit about 1200).
-MAX_INTENSITY = 5000.0
+MAX_INTENSITY = 5000
 #: Dates every signal and run must fall in: 1970-01-01 to 2199-12-31 (the scenario date limit).
 FIRST_YEAR, LAST_YEAR = 1970, 2199
-#: At most this many characters of a file's text appear in an error message.
-EXCERPT_CHARS = 40
 DEFAULT_MAX_GAP_HOURS = 24
 #: An EIA hour whose total generation is below this fraction of the series'
 #: median total generation is reported as a glitch.
@@ -71,7 +71,8 @@ def _quote(value) -> str:
         text = repr(value)
     except (ValueError, RecursionError):
         return f"<{type(value).__name__} too large to show>"
-    return text if len(text) <= EXCERPT_CHARS + 2 else text[:EXCERPT_CHARS - 3] + "..." + text[-1:]
+    # the closing quote of a cut string stays
+    return text if len(text) <= EXCERPT_CHARS + 2 else excerpt(text[:-1]) + text[-1:]
 
 
 def _fmt(t: datetime) -> str:

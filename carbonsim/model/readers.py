@@ -9,11 +9,11 @@ from pathlib import Path
 from ..grid.files import FileReadError, csv_rows, excerpt, read_text
 from .constraints import MAX_CHIPS, MAX_FLOPS, MAX_HOURS
 from .errors import Problem, ScenarioError
-from .specbase import EARLIEST, LATEST
+from .spec import to_utc
+from .specbase import DATE_RANGE, EARLIEST, LATEST
 
 #: The largest scenario file read (bytes).
 MAX_SCENARIO_BYTES = 16 * 1024 * 1024
-from .spec import to_utc
 
 
 def read_trace(path: str, file: Path, start: dt.datetime, problems: list[Problem]) -> dict | None:
@@ -56,7 +56,7 @@ def read_trace(path: str, file: Path, start: dt.datetime, problems: list[Problem
                                     f"most {most:,g}", excerpt(",".join(row)), fix="the limits of a job"))
             return None
         if not EARLIEST <= t < LATEST:
-            problems.append(Problem(f"{path}.trace", f"{where}: submit must be between 1970-01-01 and 2199-12-31",
+            problems.append(Problem(f"{path}.trace", f"{where}: submit must be {DATE_RANGE}",
                                     excerpt(",".join(row))))
             return None
         submit.append(t)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ..grid.signal import MAX_INTENSITY
 from .constraints import (MAX_CHIPS, MAX_FLOPS, MAX_HOURS, BatchSize, ChipsPerReplica, Fraction, MaxReplicas,
                           MinReplicas, Percentile, Replicas, ServiceTime)
 from .distributions import per_job_distribution
@@ -101,7 +102,7 @@ class DatacenterSpec(StrictModel):
     location: str = ""
     pue: float = Field(ge=1.0, le=5.0, description="Power usage effectiveness.", examples=[1.1])
     grid_intensity_gco2e_per_kwh: float | None = Field(
-        None, ge=0, le=5000, description="Constant gross (location-based) grid intensity.", examples=[429.0]
+        None, ge=0, le=MAX_INTENSITY, description="Constant gross (location-based) grid intensity.", examples=[429.0]
     )
     grid_intensity: str | None = Field(
         None, description="Constant gross grid intensity with its unit (g/kWh, kg/kWh, t/MWh, kg/MWh, lbs/MWh, "
@@ -117,7 +118,7 @@ class DatacenterSpec(StrictModel):
     grid_overflow: Literal["error", "wrap"] = "error"
     grid_max_gap_hours: int = Field(24, ge=0, le=8760)
     net_grid_intensity_gco2e_per_kwh: float | None = Field(
-        None, ge=0, le=5000, description="Published net intensity after same-grid CFE; exclusive with cfe."
+        None, ge=0, le=MAX_INTENSITY, description="Published net intensity after same-grid CFE; exclusive with cfe."
     )
     net_grid_intensity: str | None = Field(
         None, description="net_grid_intensity_gco2e_per_kwh with its unit, as grid_intensity.",
@@ -205,7 +206,7 @@ class PolicySpec(StrictModel):
     shift: Literal["none", "window", "interruptible", "lowest-slot", "carbon-time"] = "none"
     slack_hours: float = Field(0.0, ge=0, le=87_600, examples=[24.0])
     interrupt: Literal["cheapest", "threshold"] = "cheapest"
-    threshold_gco2e_per_kwh: float | None = Field(None, ge=0, le=5000)
+    threshold_gco2e_per_kwh: float | None = Field(None, ge=0, le=MAX_INTENSITY)
     threshold_percentile: float | None = Field(None, ge=0, le=100, description="Threshold as a percentile of the "
                                                "forecast over the next horizon_hours.", examples=[30.0])
     horizon_hours: float = Field(24.0, gt=0, le=8760, description="Look-ahead of threshold_percentile.")
@@ -333,6 +334,11 @@ def check_per_job(value, limit: float | None = None, unit: str = "", unbounded: 
     return value
 
 
+#: A job's amount field -> (largest value of one job, its unit, the limit as messages state it).
+JOB_AMOUNT_LIMITS = {"duration_hours": (MAX_HOURS, " hours", f"{MAX_HOURS:,} (100 years)"),
+                     "flops": (MAX_FLOPS, " FLOP", f"{MAX_FLOPS:g}")}
+
+
 class JobStreamSpec(StrictModel):
     """``[[workloads.job_stream]]``: many jobs, from a Poisson arrival process or a CSV trace."""
 
@@ -364,19 +370,13 @@ class JobStreamSpec(StrictModel):
             raise ValueError(f"must be between 1 and {MAX_CHIPS:,}")
         return check_per_job(v, MAX_CHIPS, " chips", unbounded=True)
 
-    @field_validator("duration_hours")
+    @field_validator("duration_hours", "flops")
     @classmethod
-    def _hours(cls, v):
-        if isinstance(v, float) and not 0 < v <= MAX_HOURS:
-            raise ValueError(f"must be greater than 0 and at most {MAX_HOURS:,} (100 years)")
-        return check_per_job(v, MAX_HOURS, " hours")
-
-    @field_validator("flops")
-    @classmethod
-    def _flops(cls, v):
-        if isinstance(v, float) and not 0 < v <= MAX_FLOPS:
-            raise ValueError(f"must be greater than 0 and at most {MAX_FLOPS:g}")
-        return check_per_job(v, MAX_FLOPS, " FLOP")
+    def _amount(cls, v, info):
+        most, unit, stated = JOB_AMOUNT_LIMITS[info.field_name]
+        if isinstance(v, float) and not 0 < v <= most:
+            raise ValueError(f"must be greater than 0 and at most {stated}")
+        return check_per_job(v, most, unit)
 
     @model_validator(mode="after")
     def _source(self):

@@ -9,9 +9,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ..grid.signal import FIRST_YEAR, LAST_YEAR
+
 DEFAULT_START = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
-EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc)
+EARLIEST = dt.datetime(FIRST_YEAR, 1, 1, tzinfo=dt.timezone.utc)
+LATEST = dt.datetime(LAST_YEAR + 1, 1, 1, tzinfo=dt.timezone.utc)
+#: The rule of every date, as error messages state it.
+DATE_RANGE = f"between {FIRST_YEAR}-01-01 and {LAST_YEAR}-12-31"
 
 
 class StrictModel(BaseModel):
@@ -31,11 +35,11 @@ def to_utc(value: Any) -> Any:
         try:
             value = value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
         except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00
-            raise ValueError("must be between 1970-01-01 and 2199-12-31")
+            raise ValueError(f"must be {DATE_RANGE}")
     elif isinstance(value, dt.date):
         value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
     else:
         return value  # let the type check report it
     if not (EARLIEST <= value < LATEST):
-        raise ValueError("must be between 1970-01-01 and 2199-12-31")
+        raise ValueError(f"must be {DATE_RANGE}")
     return value

@@ -321,7 +321,7 @@ def get_at(doc, loc: tuple, default=None):
     return node
 
 
-def _field_annotation(loc: tuple):
+def field_annotation(loc: tuple):
     """The file-format annotation of the field at ``loc`` (None if there is no such field)."""
 
     def unwrap(t):
@@ -346,11 +346,8 @@ def _field_annotation(loc: tuple):
     return unwrap(t)
 
 
-field_annotation = _field_annotation
-
-
 def _is_integer_field(loc: tuple) -> bool:
-    t = _field_annotation(loc)
+    t = field_annotation(loc)
     args = set(typing.get_args(t)) if typing.get_origin(t) in (typing.Union, types.UnionType) else {t}
     return int in args and float not in args
 

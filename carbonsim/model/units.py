@@ -1,4 +1,6 @@
 """Internal units and their conversion factors: seconds, watts, joules, gCO2e/kWh, UTC."""
+from ..grid.signal import MAX_INTENSITY
+
 SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_DAY = 86400.0
 SECONDS_PER_YEAR = 365.25 * SECONDS_PER_DAY
@@ -29,6 +31,6 @@ def intensity_g_per_kwh(text: str) -> float:
     if key not in INTENSITY_UNITS:
         raise ValueError(f"unit {unit!r} is not a carbon-intensity unit (use {INTENSITY_UNIT_NAMES})")
     value = number * INTENSITY_UNITS[key]
-    if not math.isfinite(value) or value < 0 or value > 5000:
-        raise ValueError(f"must be between 0 and 5000 gCO2e/kWh (is {value:g} gCO2e/kWh)")
+    if not math.isfinite(value) or value < 0 or value > MAX_INTENSITY:
+        raise ValueError(f"must be between 0 and {MAX_INTENSITY} gCO2e/kWh (is {value:g} gCO2e/kWh)")
     return value
