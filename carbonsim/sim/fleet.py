@@ -97,6 +97,12 @@ class Policy:
     def is_baseline(self) -> bool:
         return self.placement == "fixed" and self.shift == "none"
 
+    @property
+    def is_builtin(self) -> bool:
+        """A rule of carbonsim's own (every field above), not a user's Python class: the
+        compiled fleet core can run it."""
+        return True
+
 
 BASELINE = Policy()
 
