@@ -19,6 +19,7 @@ from .model.errors import Problem, ScenarioError, SimulationError
 from .model.hardware import CATALOG, Hardware
 from .results import Result, WorkloadResult
 from .sim import simulate as _simulate
+from .sim.custom import Plan
 from .studies.compare import compare
 from .studies.montecarlo import UncertaintyResult, monte_carlo
 from .studies.sweep import sweep
@@ -38,7 +39,7 @@ def run(scenario, *, hourly: bool = False, num_threads: int = 1, progress=None) 
 
 
 __all__ = [
-    "__version__", "CATALOG", "Hardware", "Problem", "Result", "ResolvedScenario", "Scenario",
+    "__version__", "CATALOG", "Hardware", "Plan", "Problem", "Result", "ResolvedScenario", "Scenario",
     "ScenarioError", "SimulationError", "UncertaintyResult", "WorkloadResult", "compare", "load", "monte_carlo",
     "resolve", "run", "sweep",
 ]

@@ -113,7 +113,12 @@ class ScenarioError(ValueError):
     def __init__(self, problems: list[Problem], source: str | None = None):
         self.problems = list(problems)
         self.source = source
-        super().__init__("\n".join(p.format(source) for p in self.problems))
+        # the constructor's own arguments, so a copy made as type(e)(*e.args) (SimPy re-raises a failed
+        # process's exception so) or by pickle (worker processes) is the same error
+        super().__init__(self.problems, source)
+
+    def __str__(self) -> str:
+        return "\n".join(p.format(self.source) for p in self.problems)
 
 
 class SimulationError(RuntimeError):

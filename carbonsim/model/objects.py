@@ -74,10 +74,18 @@ class Policy:
     forecast: str = "perfect"
     forecast_error_model: str = "independent"
     forecast_error_phi: float = 0.9
+    python: str | None = None        # a user policy class, "module:Class"
+    params_json: str = "{}"          # its keyword arguments (canonical JSON)
+    base_dir: str | None = None      # the scenario's folder (also searched for the policy's module)
+    where: str = dataclasses.field(default="", compare=False)   # field path of the python key, for messages
 
     @property
     def is_baseline(self) -> bool:
-        return self.placement == "fixed" and self.shift == "none"
+        return self.placement == "fixed" and self.shift == "none" and self.python is None
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.python is None
 
 
 BASELINE_POLICY = Policy()

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import inspect
+import json
 import math
 import warnings as _warnings
 from pathlib import Path
@@ -24,7 +26,7 @@ from typing import Mapping
 from pydantic import ValidationError
 
 from .. import grid as gridmod
-from . import canonical, gridcheck
+from . import canonical, gridcheck, pyref
 from . import hardware as hw
 from .errors import Problem, ScenarioError, toml_key
 from .names import RULE as NAME_RULE
@@ -249,18 +251,44 @@ def _resolve_rate(path, chip, achieved_tflops, efficiency, problems):
     return efficiency * chip.peak_tflops * 1e12
 
 
-def _resolve_policy(path, p: PolicySpec | None, datacenters, problems) -> Policy:
+def _resolve_policy(path, p: PolicySpec | None, datacenters, problems, source=None) -> Policy:
     if p is None:
         return BASELINE_POLICY
     for j, name in enumerate(p.datacenters):
         if name not in datacenters:
             problems.append(not_defined(f"{path}.policy.datacenters[{j}]", "datacenter", name, datacenters))
+    base_dir = None
+    if p.python is not None:
+        base_dir = str(_base_dir(source))
+        try:
+            check_policy_class(pyref.load(p.python, base_dir), json.loads(json.dumps(p.params)))
+        except (pyref.ReferenceError_, TypeError) as err:
+            problems.append(Problem(f"{path}.policy.python", f"cannot use the policy: {err}", p.python,
+                                    fix="give 'module:Class' of a class with a plan(job, forecast, pools) method, "
+                                        "importable from sys.path or the scenario's folder "
+                                        "(docs/scenario-format.md, 'User policies')"))
     return Policy(placement=p.placement, datacenters=tuple(p.datacenters), shift=p.shift, slack_s=p.slack_hours * 3600.0,
                   interrupt=p.interrupt, threshold_g=p.threshold_gco2e_per_kwh,
                   checkpoint_overhead_s=p.checkpoint_overhead_minutes * 60.0, forecast_error=p.forecast_error,
                   threshold_percentile=p.threshold_percentile, horizon_s=p.horizon_hours * 3600.0,
                   length_known=p.length_known, forecast=p.forecast, forecast_error_model=p.forecast_error_model,
-                  forecast_error_phi=p.forecast_error_phi)
+                  forecast_error_phi=p.forecast_error_phi, python=p.python,
+                  params_json=json.dumps(p.params, sort_keys=True), base_dir=base_dir, where=f"{path}.policy.python")
+
+
+def check_policy_class(cls, params: dict):
+    """A user policy: a class whose instances have ``plan``, constructible from ``params``
+    (raises TypeError with the reason; the constructor itself runs in the engine)."""
+    if not isinstance(cls, type):
+        raise TypeError(f"{cls!r} is not a class")
+    if not callable(getattr(cls, "plan", None)):
+        raise TypeError(f"class {cls.__name__} has no plan() method")
+    try:
+        inspect.signature(cls).bind(**params)
+    except TypeError as err:
+        raise TypeError(f"params do not fit {cls.__name__}(...): {err}") from None
+    except ValueError:     # no signature to inspect (a builtin): the engine's call will tell
+        pass
 
 
 def _lookup(path, spec_hw, spec_dc, hardware, datacenters, problems):
@@ -276,7 +304,7 @@ def _lookup(path, spec_hw, spec_dc, hardware, datacenters, problems):
 
 
 def _resolve_training(path: str, t: TrainingSpec, meta: ScenarioMeta, hardware, datacenters,
-                      problems: list[Problem], warnings: list[str]) -> TrainingRun | None:
+                      problems: list[Problem], warnings: list[str], source: str | None = None) -> TrainingRun | None:
     chip = _lookup(path, t.hardware, t.datacenter, hardware, datacenters, problems)
     if chip is None:
         return None
@@ -313,7 +341,7 @@ def _resolve_training(path: str, t: TrainingSpec, meta: ScenarioMeta, hardware, 
         flops=flops, achieved_flops_per_chip=achieved, parameters=t.parameters,
         activated_fraction=t.activated_fraction,
         published=MappingProxyType(t.published.model_dump(exclude_none=True)) if t.published else None,
-        phase=t.phase, priority=t.priority, policy=_resolve_policy(path, t.policy, datacenters, problems),
+        phase=t.phase, priority=t.priority, policy=_resolve_policy(path, t.policy, datacenters, problems, source),
     )
 
 
@@ -362,11 +390,11 @@ def _resolve_stream(path, st: JobStreamSpec, meta: ScenarioMeta, hardware, datac
         start=start, end=end, power_w_per_chip=power, power_source=power_source, rate_per_s=rate,
         trace=MappingProxyType(trace) if trace else None, chips=per_job(st.chips),
         duration_hours=per_job(st.duration_hours), flops=per_job(st.flops), achieved_flops_per_chip=achieved, priority=st.priority,
-        policy=_resolve_policy(path, st.policy, datacenters, problems), max_jobs=st.max_jobs,
+        policy=_resolve_policy(path, st.policy, datacenters, problems, source), max_jobs=st.max_jobs,
     )
 
 
-def _resolve_search(path, se: SearchSpec, meta: ScenarioMeta, hardware, datacenters, problems, warnings):
+def _resolve_search(path, se: SearchSpec, meta: ScenarioMeta, hardware, datacenters, problems, warnings, source=None):
     chip = _lookup(path, se.hardware, se.datacenter, hardware, datacenters, problems)
     if chip is None:
         return None
@@ -387,7 +415,7 @@ def _resolve_search(path, se: SearchSpec, meta: ScenarioMeta, hardware, datacent
         return None
     if se.final_training is not None:
         final = _resolve_training(f"{path}.final_training", se.final_training, meta, hardware, datacenters,
-                                  problems, warnings)
+                                  problems, warnings, source)
         if final is None or not check_end(path, "final_training", start, waves * trial_s + final.duration_s,
                                           "the search with its final training", problems):
             return None
@@ -396,7 +424,7 @@ def _resolve_search(path, se: SearchSpec, meta: ScenarioMeta, hardware, datacent
         trials=se.trials, chips_per_trial=se.chips_per_trial, trial_duration_s=trial_s, power_w_per_chip=power,
         power_source=power_source, parallelism=se.parallelism, early_stopping_fraction=se.early_stopping_fraction,
         early_stopped_length=se.early_stopped_length, final_training=final, priority=se.priority,
-        policy=_resolve_policy(path, se.policy, datacenters, problems),
+        policy=_resolve_policy(path, se.policy, datacenters, problems, source),
     )
 
 
@@ -560,11 +588,11 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
             if path in repeated or f"{path}.final_training" in repeated:
                 continue
             if kind == "training":
-                out = _resolve_training(path, w, meta, hardware, datacenters, problems, warnings)
+                out = _resolve_training(path, w, meta, hardware, datacenters, problems, warnings, source)
             elif kind == "job_stream":
                 out = _resolve_stream(path, w, meta, hardware, datacenters, source, problems, warnings)
             elif kind == "search":
-                out = _resolve_search(path, w, meta, hardware, datacenters, problems, warnings)
+                out = _resolve_search(path, w, meta, hardware, datacenters, problems, warnings, source)
             elif kind == "measured":
                 for run in _resolve_measured(path, w, meta, hardware, datacenters, source, problems):
                     _check_capacity(path, run, datacenters, problems)

@@ -16,6 +16,7 @@ from ..grid.signal import MAX_INTENSITY
 from .constraints import (MAX_CHIPS, MAX_FLOPS, MAX_HOURS, BatchSize, ChipsPerReplica, Fraction, MaxReplicas,
                           MinReplicas, Percentile, Replicas, ServiceTime)
 from .distributions import per_job_distribution
+from .pyref import PATTERN as PYREF_PATTERN
 from .spec_measured import MeasuredSpec
 from .specbase import DEFAULT_START, EARLIEST, LATEST, StrictModel, to_utc  # noqa: F401  (part of this module's API)
 from .units import intensity_g_per_kwh
@@ -216,9 +217,26 @@ class PolicySpec(StrictModel):
     forecast_error: float = Field(0.0, ge=0, le=3, description="Sigma of lognormal forecast errors.")
     forecast_error_model: Literal["independent", "ar1"] = "independent"
     forecast_error_phi: float = Field(0.9, ge=0, lt=1, description="AR(1) correlation from one lead hour to the next.")
+    python: str | None = Field(None, max_length=500, pattern=PYREF_PATTERN,
+                               description="A user policy: 'package.module:Class' whose plan() chooses the "
+                                           "datacenter and run segments (docs/scenario-format.md, 'User policies').",
+                               examples=["mypolicies:NightOnly"])
+    params: dict[str, Any] = Field(default_factory=dict, max_length=1000,
+                                   description="Keyword arguments of the python policy's class.")
 
     @model_validator(mode="after")
     def _rules(self):
+        if self.python is not None:
+            set_here = [k for k in ("placement", "shift", "interrupt", "threshold_gco2e_per_kwh", "threshold_percentile")
+                        if k in self.model_fields_set]
+            if set_here:
+                raise ValueError(f"python = {self.python!r} chooses the plan itself; remove {', '.join(set_here)} "
+                                 "(datacenters, slack_hours, checkpoint_overhead_minutes, length_known and the "
+                                 "forecast keys apply to it)")
+            _json_params(self.params)
+        elif self.params:
+            raise ValueError("params are the keyword arguments of a python policy; add python = 'module:Class' "
+                             "or remove params")
         if self.shift != "none" and self.slack_hours <= 0:
             raise ValueError(f"shift = {self.shift!r} needs slack_hours > 0 (how long the job may be delayed)")
         if self.shift == "interruptible" and self.interrupt == "threshold" and \
@@ -234,6 +252,23 @@ class PolicySpec(StrictModel):
             raise ValueError(f"forecast = {self.forecast!r} is made from the data and has its own error; "
                              "remove forecast_error")
         return self
+
+
+def _json_params(value, where="params"):
+    """A python policy's params are plain data (numbers, strings, booleans, arrays, tables), so a
+    scenario's hash and the policy's arguments are the same in every process."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not str(k).isidentifier():
+                raise ValueError(f"{where}: key {k!r} is not a Python identifier (params are keyword arguments)")
+            _json_params(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for j, v in enumerate(value):
+            _json_params(v, f"{where}[{j}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} must be finite, got {value!r}")
+    elif not isinstance(value, (str, int, float, bool)):
+        raise ValueError(f"{where} must be a number, string, boolean, array or table, got {type(value).__name__}")
 
 
 def _check_one_duration(self, keys=("duration_days", "duration_hours", "flops")):

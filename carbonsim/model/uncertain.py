@@ -367,7 +367,7 @@ def _has_policies(document: Mapping) -> bool:
                     continue
                 if _is_dist(p) or any(_is_dist(v) for v in p.values()):
                     return True
-                if p.get("placement", "fixed") != "fixed" or p.get("shift", "none") != "none":
+                if p.get("placement", "fixed") != "fixed" or p.get("shift", "none") != "none" or "python" in p:
                     return True
     return False
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from . import planners
+from . import custom, planners
 from .forecast import Forecast, IssuedForecast  # noqa: F401  (part of the engine's interface)
 
 BUSY, IDLE = 0, 1
@@ -92,16 +92,21 @@ class Policy:
     threshold_percentile: float | None = None
     horizon_s: float = 24 * 3600.0
     length_known: str = "exact"
+    python: str | None = None        # a user policy ("module:Class"), see carbonsim.sim.custom
+    params_json: str = "{}"
+    base_dir: str | None = None
+    where: str = field(default="", compare=False)            # for messages: field path and file
+    source: str | None = field(default=None, compare=False)
 
     @property
     def is_baseline(self) -> bool:
-        return self.placement == "fixed" and self.shift == "none"
+        return self.placement == "fixed" and self.shift == "none" and self.python is None
 
     @property
     def is_builtin(self) -> bool:
         """A rule of carbonsim's own (every field above), not a user's Python class: the
         compiled fleet core can run it."""
-        return True
+        return self.python is None
 
 
 BASELINE = Policy()
@@ -344,11 +349,13 @@ def _ints(column) -> list[int]:
 
 def simulate(jobs: Jobs, pools: list[Pool], policies: list[Policy], forecasts: list[Forecast], *,
              t_start: float = 0.0, t_end: float | None = None, group_limits: dict[int, int] | None = None,
-             baseline: bool = False, progress=None) -> EngineRun:
+             baseline: bool = False, progress=None, labels: custom.Labels | None = None) -> EngineRun:
     """Run the job table through the fleet.  ``baseline=True`` ignores every policy
     (fixed placement at the home datacenter, start at submit).  ``forecasts[k]`` is
     what policy ``k`` sees of each datacenter's hourly intensity.  ``progress``: an
-    object with ``update(k)``, told of every submitted job (in steps of n / 200)."""
+    object with ``update(k)``, told of every submitted job (in steps of n / 200).
+    ``labels``: datacenter and workload names and the time origin, which user
+    policies (:mod:`carbonsim.sim.custom`) see."""
     env = simpy.Environment(initial_time=float(t_start))
     log = IntervalLog()
     pool_index = {(p.datacenter, p.hardware): i for i, p in enumerate(pools)}
@@ -379,6 +386,8 @@ def simulate(jobs: Jobs, pools: list[Pool], policies: list[Policy], forecasts: l
         if g not in group_left:
             group_done[g].succeed()
     plain = [baseline or p.is_baseline for p in policies]   # by policy index: start at submit, at home
+    user = {k: custom.Planner(p, labels or custom.Labels.default(pools, jobs)) for k, p in enumerate(policies)
+            if not plain[k] and not p.is_builtin}
 
     def job(i: int):
         chips, work, hardware = chips_a[i], work_a[i], hw[i]
@@ -392,10 +401,14 @@ def simulate(jobs: Jobs, pools: list[Pool], policies: list[Policy], forecasts: l
         else:
             policy = policies[pol[i]]
             planned = work if policy.length_known == "exact" else plan_work[i]
-            dc, segments = plan(policy, now, planned, home[i], hardware, forecasts[pol[i]], pool_index)
-            if planned != work:     # the plan was made for an estimate: run the true length
+            if pol[i] in user:
+                dc, segments = user[pol[i]].plan(i, now, planned, home[i], hardware, chips, prio[i], wl[i],
+                                                 forecasts[pol[i]], pool_index, states)
+            else:
+                dc, segments = plan(policy, now, planned, home[i], hardware, forecasts[pol[i]], pool_index)
+            if planned != work or pol[i] in user:   # run the true length on the plan
                 segments = planners.fit(segments, work, policy.checkpoint_overhead_s)
-            if policy.shift != "none":
+            if policy.shift != "none" or pol[i] in user:
                 deadline[i] = submit[i] + work + policy.slack_s
         state = states[pool_index[(dc, hardware)]]
         placed[i] = dc

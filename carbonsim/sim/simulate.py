@@ -20,6 +20,7 @@ from ..model.gridcheck import span_problem
 from ..model.objects import JobStream, MeasuredRun, ResolvedScenario, Search, Service, TrainingRun
 from ..model.units import SECONDS_PER_HOUR as HOUR  # noqa: E402
 from ..results import build_result
+from . import custom
 from . import fleet as engine
 from . import serving
 from .accounting import J_PER_KWH, IntensityTable, hourly_energy, integrate
@@ -407,7 +408,9 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
                                   shift=p.shift, slack_s=p.slack_s, interrupt=p.interrupt, threshold_g=p.threshold_g,
                                   checkpoint_overhead_s=p.checkpoint_overhead_s,
                                   threshold_percentile=p.threshold_percentile, horizon_s=p.horizon_s,
-                                  length_known=p.length_known) for p in policies]
+                                  length_known=p.length_known, python=p.python, params_json=p.params_json,
+                                  base_dir=p.base_dir, where=p.where, source=scenario.source) for p in policies]
+    labels = custom.Labels(tuple(dc_names), tuple(r.name for r in rows), t0)
 
     t_start = _secs(min(starts), t0)
     with_baseline = not all(p.is_baseline for p in policies)
@@ -415,10 +418,11 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
         progress.start(len(jobs) * (2 if with_baseline else 1), 0, "jobs")
     try:
         runs = {"policy": engine.simulate(jobs, pools, eng_policies, forecasts, t_start=t_start, t_end=t_end_s,
-                                          group_limits=limits, progress=progress)}
+                                          group_limits=limits, progress=progress, labels=labels)}
         if with_baseline:
             runs["baseline"] = engine.simulate(jobs, pools, eng_policies, forecasts, t_start=t_start,
-                                               t_end=t_end_s, group_limits=limits, baseline=True, progress=progress)
+                                               t_end=t_end_s, group_limits=limits, baseline=True, progress=progress,
+                                               labels=labels)
     finally:
         if progress is not None:
             progress.close()
