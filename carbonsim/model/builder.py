@@ -13,7 +13,8 @@ from .errors import Problem, ScenarioError, field_path, toml_key
 from .objects import ResolvedScenario
 from .problems import problems_from
 from .readers import read_toml
-from .resolve import not_defined, resolve
+from .problems import not_defined
+from .resolve import resolve
 from .spec_measured import MeasuredSpec
 from .spec import (
     SCHEMA_VERSION,

@@ -20,6 +20,7 @@ LATER_KEYS: dict[type[BaseModel], frozenset[str]] = {
     spec.TrainingSpec: frozenset({"chip_hours", "tokens"}),
     spec.ServiceSpec: frozenset({"service_time"}),
     spec.WorkloadsSpec: frozenset({"measured"}),
+    spec.PolicySpec: frozenset({"python", "params"}),
 }
 
 

@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import Problem, field_path, pydantic_rule
+from . import hardware as hw
+from .errors import Problem, field_path, pydantic_rule, toml_key
 from .spec import SCHEMA_VERSION, DatacenterSpec, ScenarioFile
 
 # ---------------------------------------------------------------------------
@@ -123,3 +124,9 @@ def problems_from(err: ValidationError, prefix: tuple = (), root: type[BaseModel
     return problems
 
 
+def not_defined(path: str, kind: str, name: str, defined) -> Problem:
+    defined = sorted(defined)
+    guess = hw.suggest(name, defined)
+    kinds = kind if kind == "hardware" else kind + "s"
+    fix = (f"did you mean {guess!r}? " if guess else "") + f"defined {kinds}: {', '.join(map(toml_key, defined)) or 'none'}"
+    return Problem(path, f"{kind} {name!r} is not defined", name, fix=fix, has_value=False)

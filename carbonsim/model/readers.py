@@ -12,6 +12,9 @@ from .errors import Problem, ScenarioError
 from .spec import to_utc
 from .specbase import DATE_RANGE, EARLIEST, LATEST
 
+#: The header of GAIA's job traces (umassos/GAIA, src/cluster_traces): seconds, seconds, count.
+GAIA_COLUMNS = frozenset({"arrival_time", "length", "cpus"})
+
 #: The largest scenario file read (bytes).
 MAX_SCENARIO_BYTES = 16 * 1024 * 1024
 
@@ -28,11 +31,16 @@ def read_trace(path: str, file: Path, start: dt.datetime, problems: list[Problem
         problems.append(Problem(f"{path}.trace", "trace file is empty", str(file)))
         return None
     header = [h.strip() for h in rows[0]]
-    when = "submit" if "submit" in header else "submit_hours" if "submit_hours" in header else None
-    size = "duration_hours" if "duration_hours" in header else "flops" if "flops" in header else None
+    if not {"submit", "submit_hours", "chips"} & set(header) and GAIA_COLUMNS <= set(header):
+        # GAIA's traces (Hanafy et al., ASPLOS 2024): arrival_time and length in seconds, cpus held
+        header = [{"arrival_time": "submit_seconds", "length": "duration_seconds", "cpus": "chips"}.get(h, h)
+                  for h in header]
+    when = next((k for k in ("submit", "submit_hours", "submit_seconds") if k in header), None)
+    size = next((k for k in ("duration_hours", "flops", "duration_seconds") if k in header), None)
     if when is None or "chips" not in header or size is None:
         problems.append(Problem(f"{path}.trace", f"{file}: header must name submit (or submit_hours), chips and "
-                                f"duration_hours (or flops)", excerpt(",".join(header))))
+                                f"duration_hours (or flops), or be GAIA's arrival_time,length,cpus",
+                                excerpt(",".join(header))))
         return None
     col = {h: i for i, h in enumerate(header)}
     submit, chips, amount = [], [], []
@@ -43,16 +51,21 @@ def read_trace(path: str, file: Path, start: dt.datetime, problems: list[Problem
         try:
             if when == "submit":
                 t = to_utc(row[col["submit"]])
-            else:
+            elif when == "submit_hours":
                 t = start + dt.timedelta(hours=float(row[col["submit_hours"]]))
+            else:
+                t = start + dt.timedelta(seconds=float(row[col["submit_seconds"]]))
             c = int(row[col["chips"]])
             x = float(row[col[size]])
+            if size == "duration_seconds":
+                x /= 3600.0
         except (ValueError, IndexError, OverflowError) as err:
             problems.append(Problem(f"{path}.trace", f"{where}: bad row ({excerpt(str(err), 80)})", excerpt(",".join(row))))
             return None
-        most = MAX_HOURS if size == "duration_hours" else MAX_FLOPS
+        most = MAX_FLOPS if size == "flops" else MAX_HOURS
         if not 1 <= c <= MAX_CHIPS or not (0 < x <= most):
-            problems.append(Problem(f"{path}.trace", f"{where}: chips must be 1..{MAX_CHIPS:,} and {size} > 0 and at "
+            problems.append(Problem(f"{path}.trace", f"{where}: chips must be 1..{MAX_CHIPS:,} and "
+                                    f"{'length / 3600' if size == 'duration_seconds' else size} > 0 and at "
                                     f"most {most:,g}", excerpt(",".join(row)), fix="the limits of a job"))
             return None
         if not EARLIEST <= t < LATEST:
@@ -65,7 +78,8 @@ def read_trace(path: str, file: Path, start: dt.datetime, problems: list[Problem
     if not submit:
         problems.append(Problem(f"{path}.trace", "trace file has no jobs", str(file)))
         return None
-    return {"submit": tuple(submit), "chips": tuple(chips), size: tuple(amount)}
+    return {"submit": tuple(submit), "chips": tuple(chips),
+            ("flops" if size == "flops" else "duration_hours"): tuple(amount)}
 
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import inspect
 import json
 import math
 import warnings as _warnings
@@ -26,7 +25,7 @@ from typing import Mapping
 from pydantic import ValidationError
 
 from .. import grid as gridmod
-from . import canonical, gridcheck, pyref
+from . import canonical, gridcheck
 from . import hardware as hw
 from .errors import Problem, ScenarioError, toml_key
 from .names import RULE as NAME_RULE
@@ -42,9 +41,10 @@ from .objects import (
     Service,
     TrainingRun,
 )
-from .problems import problems_from
+from .problems import not_defined, problems_from
 from .limits import check_end, stream_ends
 from .measured import resolve_measured
+from .policies import resolve_policy
 from .readers import DIURNAL_SHAPES, read_profile, read_trace
 from .sizes import training_size
 from .spec import (
@@ -71,14 +71,6 @@ from .units import SECONDS_PER_DAY
 
 def _sha256(doc: ScenarioFile) -> str:
     return canonical.sha256(doc)   # newer keys at their default do not change a file's hash
-
-
-def not_defined(path: str, kind: str, name: str, defined) -> Problem:
-    defined = sorted(defined)
-    guess = hw.suggest(name, defined)
-    kinds = kind if kind == "hardware" else kind + "s"
-    fix = (f"did you mean {guess!r}? " if guess else "") + f"defined {kinds}: {', '.join(map(toml_key, defined)) or 'none'}"
-    return Problem(path, f"{kind} {name!r} is not defined", name, fix=fix, has_value=False)
 
 
 def same_name(kind: str, path: str, name: str, first_path: str, first_name: str) -> Problem:
@@ -251,46 +243,6 @@ def _resolve_rate(path, chip, achieved_tflops, efficiency, problems):
     return efficiency * chip.peak_tflops * 1e12
 
 
-def _resolve_policy(path, p: PolicySpec | None, datacenters, problems, source=None) -> Policy:
-    if p is None:
-        return BASELINE_POLICY
-    for j, name in enumerate(p.datacenters):
-        if name not in datacenters:
-            problems.append(not_defined(f"{path}.policy.datacenters[{j}]", "datacenter", name, datacenters))
-    base_dir = None
-    if p.python is not None:
-        base_dir = str(_base_dir(source))
-        try:
-            check_policy_class(pyref.load(p.python, base_dir), json.loads(json.dumps(p.params)))
-        except (pyref.ReferenceError_, TypeError) as err:
-            problems.append(Problem(f"{path}.policy.python", f"cannot use the policy: {err}", p.python,
-                                    fix="give 'module:Class' of a class with a plan(job, forecast, pools) method, "
-                                        "importable from sys.path or the scenario's folder "
-                                        "(docs/scenario-format.md, 'User policies')"))
-    return Policy(placement=p.placement, datacenters=tuple(p.datacenters), shift=p.shift, slack_s=p.slack_hours * 3600.0,
-                  interrupt=p.interrupt, threshold_g=p.threshold_gco2e_per_kwh,
-                  checkpoint_overhead_s=p.checkpoint_overhead_minutes * 60.0, forecast_error=p.forecast_error,
-                  threshold_percentile=p.threshold_percentile, horizon_s=p.horizon_hours * 3600.0,
-                  length_known=p.length_known, forecast=p.forecast, forecast_error_model=p.forecast_error_model,
-                  forecast_error_phi=p.forecast_error_phi, python=p.python,
-                  params_json=json.dumps(p.params, sort_keys=True), base_dir=base_dir, where=f"{path}.policy.python")
-
-
-def check_policy_class(cls, params: dict):
-    """A user policy: a class whose instances have ``plan``, constructible from ``params``
-    (raises TypeError with the reason; the constructor itself runs in the engine)."""
-    if not isinstance(cls, type):
-        raise TypeError(f"{cls!r} is not a class")
-    if not callable(getattr(cls, "plan", None)):
-        raise TypeError(f"class {cls.__name__} has no plan() method")
-    try:
-        inspect.signature(cls).bind(**params)
-    except TypeError as err:
-        raise TypeError(f"params do not fit {cls.__name__}(...): {err}") from None
-    except ValueError:     # no signature to inspect (a builtin): the engine's call will tell
-        pass
-
-
 def _lookup(path, spec_hw, spec_dc, hardware, datacenters, problems):
     chip = hw.find(spec_hw, hardware)
     ok = True
@@ -341,7 +293,7 @@ def _resolve_training(path: str, t: TrainingSpec, meta: ScenarioMeta, hardware, 
         flops=flops, achieved_flops_per_chip=achieved, parameters=t.parameters,
         activated_fraction=t.activated_fraction,
         published=MappingProxyType(t.published.model_dump(exclude_none=True)) if t.published else None,
-        phase=t.phase, priority=t.priority, policy=_resolve_policy(path, t.policy, datacenters, problems, source),
+        phase=t.phase, priority=t.priority, policy=resolve_policy(path, t.policy, datacenters, problems, source),
     )
 
 
@@ -390,7 +342,7 @@ def _resolve_stream(path, st: JobStreamSpec, meta: ScenarioMeta, hardware, datac
         start=start, end=end, power_w_per_chip=power, power_source=power_source, rate_per_s=rate,
         trace=MappingProxyType(trace) if trace else None, chips=per_job(st.chips),
         duration_hours=per_job(st.duration_hours), flops=per_job(st.flops), achieved_flops_per_chip=achieved, priority=st.priority,
-        policy=_resolve_policy(path, st.policy, datacenters, problems, source), max_jobs=st.max_jobs,
+        policy=resolve_policy(path, st.policy, datacenters, problems, source), max_jobs=st.max_jobs,
     )
 
 
@@ -424,7 +376,7 @@ def _resolve_search(path, se: SearchSpec, meta: ScenarioMeta, hardware, datacent
         trials=se.trials, chips_per_trial=se.chips_per_trial, trial_duration_s=trial_s, power_w_per_chip=power,
         power_source=power_source, parallelism=se.parallelism, early_stopping_fraction=se.early_stopping_fraction,
         early_stopped_length=se.early_stopped_length, final_training=final, priority=se.priority,
-        policy=_resolve_policy(path, se.policy, datacenters, problems, source),
+        policy=resolve_policy(path, se.policy, datacenters, problems, source),
     )
 
 

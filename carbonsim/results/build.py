@@ -74,6 +74,46 @@ def _idle_embodied(run, pools, scenario, datacenter: int | None = None) -> float
     return total
 
 
+#: A pool is overloaded when the chip-time its jobs ask for exceeds this share of its capacity over
+#: the period in which they are submitted (queues then grow without bound), or when the run ends
+#: more than OVERDUE_DAYS after the scenario's end and every job's own end (deadline, or submit + run time).
+MAX_LOAD = 1.0
+OVERDUE_DAYS = 7.0
+
+
+def overload_of(which: str, run, jobs, pools, scenario, dc_names, t0) -> dict | None:
+    """Whether a run (``"policy"`` or ``"baseline"``) could not keep up with its jobs, and how badly."""
+    n = len(jobs)
+    if n == 0:
+        return None
+    first, last = float(np.min(jobs.submit_s)), float(np.max(jobs.submit_s))
+    period = last - first
+    loads = []
+    for k, p in enumerate(pools):
+        if p.chips is None or period <= 0:
+            continue
+        load = run.pool_busy_chip_s[k] / (p.chips * period)
+        if load > MAX_LOAD:
+            loads.append({"datacenter": dc_names[p.datacenter], "hardware": p.hardware, "chips": p.chips,
+                          "load": float(load)})
+    # the latest a job would end without queueing: at its deadline if it has one, else submit + run time
+    own = np.where(np.isfinite(run.deadline_s), run.deadline_s, jobs.submit_s + jobs.work_s)
+    end_s = max(float(np.max(own)), (scenario.end - t0).total_seconds() if scenario.end is not None else -np.inf)
+    finish = float(np.nanmax(run.job_end_s)) if np.isfinite(run.job_end_s).any() else end_s
+    overdue_h = max(0.0, finish - end_s) / 3600
+    if not loads and overdue_h <= OVERDUE_DAYS * 24:
+        return None
+    wait = float(np.mean(run.job_queue_s) / 3600)
+    what = "with its policies" if which == "policy" else "as the baseline (every job at submission, at home)"
+    parts = [f"{d['datacenter']}/{d['hardware']} asked for {d['load']:.0%} of its {d['chips']:,} chips"
+             for d in loads]
+    message = (f"the fleet cannot keep up {what}: jobs wait {wait:,.1f} h for chips on average and the last "
+               f"ends {overdue_h:,.1f} h after the scenario's end (or the last job's deadline)" + (f" ({'; '.join(parts)})" if parts else "")
+               + "; totals include that backlog and delays compare overloaded queues (add chips or lower the load)")
+    return {"run": which, "wait_hours_mean": wait, "ends_after_scenario_hours": overdue_h, "pools": loads,
+            "message": message}
+
+
 def build_result(sim) -> Result:
     scenario, rows, pools, jobs, accounted, t0 = sim.scenario, sim.rows, sim.pools, sim.jobs, sim.accounted, sim.t0
     a = accounted["policy"]
@@ -92,6 +132,7 @@ def build_result(sim) -> Result:
     dc_names = list(scenario.datacenters)
     warnings = list(scenario.warnings)
     delay = run.job_start_s - jobs.submit_s
+    completion = run.job_end_s - jobs.submit_s - jobs.work_s     # later than run at submit without waiting
     wait = run.job_queue_s
 
     def at(s):
@@ -104,9 +145,11 @@ def build_result(sim) -> Result:
         bb = bw >= 0
         bi = np.where(bb, bw, 0)[bb]
         b_delay = b.run.job_start_s - jobs.submit_s
-        base_rows = {"energy_kwh": _sum_by(bi, b.fac_j[bb], n_rows) / J_PER_KWH,
+        base_rows = {"it_kwh": _sum_by(bi, b.it_j[bb], n_rows) / J_PER_KWH,
+                     "energy_kwh": _sum_by(bi, b.fac_j[bb], n_rows) / J_PER_KWH,
                      "gross": _sum_by(bi, b.gross_g[bb], n_rows) / 1000, "net": _sum_by(bi, b.net_g[bb], n_rows) / 1000,
-                     "delay": b_delay}
+                     "embodied": _sum_by(bi, b.embodied_kg[bb], n_rows),
+                     "delay": b_delay, "completion": b.run.job_end_s - jobs.submit_s - jobs.work_s}
 
     results = []
     for i, row in enumerate(rows):
@@ -153,13 +196,18 @@ def build_result(sim) -> Result:
             queue_wait_h_mean=float(wait[mask].mean() / 3600) if n_jobs else 0.0,
             queue_wait_h_p95=float(np.percentile(wait[mask], 95) / 3600) if n_jobs else 0.0,
             delay_h_mean=float(np.nanmean(delay[mask]) / 3600) if n_jobs else 0.0,
+            completion_delay_h_mean=float(np.nanmean(completion[mask]) / 3600) if n_jobs else 0.0,
             deadline_misses=int(np.sum(run.job_end_s[mask] > run.deadline_s[mask] + 1e-6)),
             placements=placements, serving=serving,
             power_basis="scenario" if src.power_source == "scenario" else chip.power_basis,
             baseline=None if base_rows is None or src.policy.is_baseline else {
-                "energy_kwh": float(base_rows["energy_kwh"][i]),
+                "it_energy_kwh": float(base_rows["it_kwh"][i]), "energy_kwh": float(base_rows["energy_kwh"][i]),
                 "co2e_kg": {"gross": float(base_rows["gross"][i]), "net": float(base_rows["net"][i])},
-                "delay_hours_mean": float(np.nanmean(base_rows["delay"][mask]) / 3600) if n_jobs else 0.0},
+                "embodied_co2e_kg": float(base_rows["embodied"][i]),
+                "total_co2e_kg": float(base_rows["net"][i] + base_rows["embodied"][i]),
+                "delay_hours_mean": float(np.nanmean(base_rows["delay"][mask]) / 3600) if n_jobs else 0.0,
+                "completion_delay_hours_mean": float(np.nanmean(base_rows["completion"][mask]) / 3600)
+                if n_jobs else 0.0},
         ))
 
     datacenters = []
@@ -187,7 +235,7 @@ def build_result(sim) -> Result:
         warnings.append(f"totals add power on different bases ({', '.join(sorted(power_bases))}): measured "
                         "system power, chip TDP and system maximum ratings are not comparable")
 
-    baseline = baseline_delay = None
+    baseline = baseline_delay = baseline_completion = None
     if "baseline" in accounted:
         b = accounted["baseline"]
         everything = np.ones(len(b.it_j), dtype=bool)
@@ -196,6 +244,12 @@ def build_result(sim) -> Result:
                           bt.embodied_co2e_kg + _idle_embodied(b.run, pools, scenario))
         d_b = b.run.job_start_s - jobs.submit_s
         baseline_delay = float(np.nanmean(d_b) / 3600) if len(d_b) else 0.0
+        c_b = b.run.job_end_s - jobs.submit_s - jobs.work_s
+        baseline_completion = float(np.nanmean(c_b) / 3600) if len(c_b) else 0.0
+    overload = [o for key, acc in accounted.items() if (o := overload_of(key, acc.run, jobs, pools, scenario,
+                                                                          list(scenario.datacenters), t0))]
+    for o in overload:
+        warnings.append(o["message"])
     job = iv["job"] if "job" in iv else np.full(len(wl), -1, np.int64)
     has_job = job >= 0
     n_jobs_all = len(jobs)
@@ -210,4 +264,5 @@ def build_result(sim) -> Result:
     }
     return Result(scenario=scenario, workloads=tuple(results), warnings=tuple(dict.fromkeys(warnings)),
                   datacenters=tuple(datacenters), baseline=baseline, baseline_delay_h_mean=baseline_delay,
+                  baseline_completion_delay_h_mean=baseline_completion, overload=tuple(overload),
                   hourly=sim.hourly, jobs=job_table)

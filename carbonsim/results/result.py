@@ -78,8 +78,9 @@ class WorkloadResult:
     chip_hours: float = 0.0
     queue_wait_h_mean: float = 0.0
     queue_wait_h_p95: float = 0.0
-    delay_h_mean: float = 0.0
+    delay_h_mean: float = 0.0        # first start - submit (queueing and shifting)
     deadline_misses: int = 0
+    completion_delay_h_mean: float = 0.0   # end - (submit + run time): how much later than run at once
     placements: dict = field(default_factory=dict)
     baseline: dict | None = None     # the same jobs run at submit in the home datacenter
     serving: dict | None = None      # services: requests, per-query and per-user figures, latency
@@ -115,7 +116,9 @@ class WorkloadResult:
             "embodied_co2e_kg": self.embodied_co2e_kg, "embodied_boundary": self.embodied_boundary,
             "total_co2e_kg": self.total_co2e_kg, "jobs": self.jobs, "chip_hours": self.chip_hours,
             "queueing": {"wait_hours_mean": self.queue_wait_h_mean, "wait_hours_p95": self.queue_wait_h_p95,
-                         "delay_hours_mean": self.delay_h_mean, "deadline_misses": self.deadline_misses},
+                         "delay_hours_mean": self.delay_h_mean,
+                         "completion_delay_hours_mean": self.completion_delay_h_mean,
+                         "deadline_misses": self.deadline_misses},
             "placements": self.placements,
         }
         if self.baseline is not None:
@@ -188,6 +191,8 @@ class Result:
     datacenters: tuple[DatacenterResult, ...] = ()
     baseline: Totals | None = None
     baseline_delay_h_mean: float | None = None
+    baseline_completion_delay_h_mean: float | None = None
+    overload: tuple = ()             # runs that could not keep up with their jobs (build.overload_of)
     hourly: dict | None = field(default=None, repr=False, compare=False)
     jobs: dict | None = field(default=None, repr=False, compare=False)   # per job: see jobs_frame()
     totals: Totals = field(init=False)
@@ -252,16 +257,21 @@ class Result:
                        for k, v in self.by_phase().items()},
             "workloads": [w.to_dict() for w in self.workloads],
             "warnings": list(self.warnings),
+            "overload": [{k: v for k, v in o.items()} for o in self.overload],
         }
         if self.baseline is not None:
             sv = self.savings
             out["policy"] = {
                 "baseline": self.baseline.to_dict(),
                 "savings": {**sv.to_dict(), "co2e_fraction": {
-                    "gross": sv.gross_co2e_kg / self.baseline.gross_co2e_kg if self.baseline.gross_co2e_kg else 0.0,
-                    "net": sv.net_co2e_kg / self.baseline.net_co2e_kg if self.baseline.net_co2e_kg else 0.0}},
+                    "gross": sv.gross_co2e_kg / self.baseline.gross_co2e_kg if self.baseline.gross_co2e_kg else None,
+                    "net": sv.net_co2e_kg / self.baseline.net_co2e_kg if self.baseline.net_co2e_kg else None}},
                 "added_delay_hours_mean": self._policy_delay() - (self.baseline_delay_h_mean or 0.0),
+                "added_completion_delay_hours_mean": self._policy_delay("completion_delay_h_mean")
+                - (self.baseline_completion_delay_h_mean or 0.0),
             }
+            if not (self.baseline.gross_co2e_kg and self.baseline.net_co2e_kg):
+                out["policy"]["savings"]["co2e_fraction_note"] = "null: the baseline emits nothing, so no share"
         if hourly and self.hourly is not None:
             h = self.hourly
             out["hourly"] = {
@@ -277,9 +287,23 @@ class Result:
             }
         return out
 
-    def _policy_delay(self) -> float:
+    def _policy_delay(self, which: str = "delay_h_mean") -> float:
         jobs = sum(w.jobs for w in self.workloads)
-        return sum(w.delay_h_mean * w.jobs for w in self.workloads) / jobs if jobs else 0.0
+        return sum(getattr(w, which) * w.jobs for w in self.workloads) / jobs if jobs else 0.0
+
+    def policy_outputs(self) -> dict | None:
+        """The baseline and what the policies save against it, as plain numbers (None when
+        there is no baseline): gross/net CO2e of the baseline, saved (kg) and saved (%, None
+        when the baseline is 0), and the added mean delay to first start and to completion (h)."""
+        if self.baseline is None:
+            return None
+        d = self.to_dict()["policy"]
+        b = self.baseline
+        return {"baseline_gross_co2e_kg": b.gross_co2e_kg, "baseline_net_co2e_kg": b.net_co2e_kg,
+                "gross_co2e_saved_kg": b.gross_co2e_kg - self.totals.gross_co2e_kg,
+                "net_co2e_saved_kg": b.net_co2e_kg - self.totals.net_co2e_kg,
+                "added_delay_hours": d["added_delay_hours_mean"],
+                "added_completion_delay_hours": d["added_completion_delay_hours_mean"]}
 
     def data_sources(self) -> list[str]:
         from ..model.hardware import SOURCES
