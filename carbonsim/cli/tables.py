@@ -200,14 +200,18 @@ def result_table(result, fmt: str = "text") -> str:
             if w.baseline is None:
                 continue
             bg = w.baseline["co2e_kg"]["gross"]
-            change = (w.gross_co2e_kg - bg) / bg if bg else 0.0
-            out.append(f"  {w.name}: gross {bg / 1e3:.2f} -> {w.gross_co2e_kg / 1e3:.2f} t ({change:+.1%}), "
-                       f"delay {w.baseline['delay_hours_mean']:.2f} -> {w.delay_h_mean:.2f} h per job")
+            change = f" ({(w.gross_co2e_kg - bg) / bg:+.1%})" if bg else ""
+            out.append(f"  {w.name}: gross {bg / 1e3:.2f} -> {w.gross_co2e_kg / 1e3:.2f} t{change}, "
+                       f"delay to start {w.baseline['delay_hours_mean']:.2f} -> {w.delay_h_mean:.2f} h, to "
+                       f"completion {w.baseline['completion_delay_hours_mean']:.2f} -> "
+                       f"{w.completion_delay_h_mean:.2f} h per job")
+        po = result.to_dict()["policy"]
+        change = f" ({-sv.gross_co2e_kg / b.gross_co2e_kg:+.1%})" if b.gross_co2e_kg else ""
         out.append(f"  whole scenario (incl. idle capacity): "
-                   f"gross {b.gross_co2e_kg / 1e3:.2f} -> {t.gross_co2e_kg / 1e3:.2f} t "
-                   f"({-sv.gross_co2e_kg / b.gross_co2e_kg:+.1%}), net {b.net_co2e_kg / 1e3:.2f} -> "
-                   f"{t.net_co2e_kg / 1e3:.2f} t; added delay "
-                   f"{result._policy_delay() - (result.baseline_delay_h_mean or 0):.2f} h per job")
+                   f"gross {b.gross_co2e_kg / 1e3:.2f} -> {t.gross_co2e_kg / 1e3:.2f} t{change}, "
+                   f"net {b.net_co2e_kg / 1e3:.2f} -> {t.net_co2e_kg / 1e3:.2f} t; added delay to start "
+                   f"{po['added_delay_hours_mean']:.2f} h, to completion "
+                   f"{po['added_completion_delay_hours_mean']:.2f} h per job")
     out += [f"warning: {w}" for w in result.warnings]
     return "\n".join(out)
 
@@ -332,7 +336,8 @@ def sweep_rows_table(sweep) -> Table:
                  f"{r.mean_intensity_g_per_kwh:.1f}", f"{r.gross_co2e_kg / best:.2f}"]
         if savings:
             sv = r.savings
-            line += ["-", "-"] if sv is None else [f"{sv['co2e_fraction']['gross']:.1%}".rstrip("%"),
+            frac = None if sv is None else sv["co2e_fraction"]["gross"]
+            line += ["-", "-"] if sv is None else ["-" if frac is None else f"{frac:.1%}".rstrip("%"),
                                                    fixed(sv["added_delay_hours_mean"])]
         for name in services:
             sv = r.serving.get(name)
