@@ -42,6 +42,9 @@ def uncertainty_tables(result) -> list[Table]:
 
     def add(label, unit, metric, scale, **where):
         s = result.stats(metric, **where)
+        if s["mean"] is None:          # undefined in every sample (a share of a baseline of 0)
+            rows.append([label, unit] + ["-"] * (4 + len(result.percentiles)))
+            return
         rows.append([label, unit] + [number(s[k] * scale) for k in ("mean", "median")]
                     + [number(s["percentiles"][percentile_key(p)] * scale) for p in result.percentiles]
                     + [number(s["std"] * scale), number(s["sem"] * scale)])
@@ -56,6 +59,15 @@ def uncertainty_tables(result) -> list[Table]:
     if len(result.layout.workloads) > 1:
         for w in result.layout.workloads:
             add(f"{w}: CO2e", "t", "total_co2e_kg", 1e-3, workload=w)
+    if result.layout.policies is not None:       # what the policies save against the baseline, same samples
+        add("policies: baseline net CO2e", "t", "baseline_net_co2e_kg", 1e-3)
+        add("  net CO2e saved", "t", "net_co2e_saved_kg", 1e-3)
+        add("  net CO2e saved", "%", "net_co2e_saved_pct", 1)
+        add("  added delay to start", "h/job", "added_delay_hours", 1)
+        add("  added delay to completion", "h/job", "added_completion_delay_hours", 1)
+        if len(result.layout.policies) > 1:
+            for w in result.layout.policies:
+                add(f"  {w}: net CO2e saved", "%", "net_co2e_saved_pct", 1, workload=w)
     tables = [Table(head, rows, right=frozenset(range(2, len(head))),
                     caption=f"{result.nominal.scenario.name}: Monte Carlo outputs ({result.n:,} samples)")]
     irows = [[inp.path, inp.dist.describe(), show_value(inp.nominal), eff]

@@ -57,6 +57,7 @@ from .reweight import (
     DEFAULT_PERCENTILES,
     DEFAULT_SAMPLES,
     METRICS,
+    SAVINGS_METRICS,
     Basis,
     InputMapping,
     Layout,
@@ -97,6 +98,7 @@ class UncertaintyResult:
     vary_seed: bool = False
     sensitivity: dict | None = None
     tornado: list | None = None
+    savings_sensitivity: dict | None = None   # Sobol' indices of the net CO2e the policies save
     warnings: tuple[str, ...] = ()
 
     @property
@@ -130,9 +132,17 @@ class UncertaintyResult:
             "workloads": {w: {k: self.stats(k, workload=w) for k in METRICS} for w in m.workloads},
             "warnings": list(self.warnings),
         }
+        if m.policies is not None:
+            out["savings"] = {
+                "baseline": "the same jobs run at submission in their home datacenter, in the same sample (common "
+                            "random numbers: the same draws, jobs and grid)",
+                "totals": {k: self.stats(k) for k in SAVINGS_METRICS},
+                "workloads": {w: {k: self.stats(k, workload=w) for k in SAVINGS_METRICS} for w in m.policies}}
         if self.scenario.correlation is not None:
             out["correlation"] = {"inputs": [i.path for i in self.scenario.sampled],
                                   "matrix": self.scenario.correlation.tolist(), "copula": "gaussian"}
+        if self.savings_sensitivity is not None:
+            out["savings"]["sensitivity"] = self._sensitivity_dict(self.savings_sensitivity, "net_co2e_saved_kg")
         if self.sensitivity is not None:
             s = self.sensitivity
             out["sensitivity"] = {
@@ -150,6 +160,14 @@ class UncertaintyResult:
                               "inputs": [{k: v for k, v in t.items() if k != "nominal"}
                                          for t in sorted(self.tornado, key=lambda t: -t["swing"])]}
         return out
+
+    def _sensitivity_dict(self, s: dict, output: str) -> dict:
+        order = sorted(range(len(s["ST"])), key=lambda j: (-s["ST"][j], j))
+        return {"output": output, "method": "Sobol' indices (Saltelli 2010 first order, Jansen total), percentile "
+                                            "bootstrap", "n": s["n"], "confidence_level": s["confidence_level"],
+                "inputs": [{"path": self.scenario.sampled[j].path, "S1": float(s["S1"][j]),
+                            "S1_interval": [float(v) for v in s["S1_interval"][j]], "ST": float(s["ST"][j]),
+                            "ST_interval": [float(v) for v in s["ST_interval"][j]]} for j in order]}
 
     def ranking(self) -> list[int]:
         """Indices of the sampled inputs, most influential first (by total-order index; as given without)."""
@@ -219,7 +237,17 @@ def _pandas(what: str):
 
 
 def _stats(v: np.ndarray, percentiles) -> dict:
+    """Summary of one output's samples.  Samples where the output is undefined (NaN: a share of a
+    baseline that emits nothing) are left out and counted; with none defined every figure is None."""
     v = np.asarray(v, dtype=float)
+    undefined = int(np.isnan(v).sum())
+    if undefined:
+        v = v[~np.isnan(v)]
+        if not len(v):
+            return {"mean": None, "std": None, "sem": None, "median": None, "min": None, "max": None,
+                    "percentiles": {percentile_key(p): None for p in percentiles}, "undefined_samples": undefined,
+                    "reason": "undefined in every sample (a share of a baseline that emits nothing)"}
+        return {**_stats(v, percentiles), "undefined_samples": undefined}
     n = len(v)
     std = float(np.std(v, ddof=1)) if n > 1 else 0.0
     if std <= 1e-12 * abs(float(np.mean(v))):   # a constant output, up to rounding
@@ -330,11 +358,12 @@ VERIFY_RTOL = 1e-9
 def _disagreement(got: np.ndarray, expected: np.ndarray, layout: Layout) -> str | None:
     """Where the fast path's outputs of one sample differ from a full run's (None: they agree)."""
     scale = np.maximum(np.abs(expected), 1e-12 * max(float(np.max(np.abs(expected), initial=0.0)), 1e-300))
-    bad = np.flatnonzero(~(np.abs(got - expected) <= VERIFY_RTOL * scale))
+    both_nan = np.isnan(got) & np.isnan(expected)            # a share of a baseline of 0, both ways
+    bad = np.flatnonzero(~((np.abs(got - expected) <= VERIFY_RTOL * scale) | both_nan))
     if not len(bad):
         return None
-    k = int(bad[np.argmax(np.abs(got - expected)[bad] / scale[bad])])
-    (kind, name), metric = layout.entities[k // len(METRICS)], METRICS[k % len(METRICS)]
+    k = int(bad[np.argmax(np.nan_to_num(np.abs(got - expected)[bad] / scale[bad], nan=np.inf))])
+    (kind, name), metric = layout.describe(k)
     what = "total" if kind == "totals" else f"{kind} {name!r}"
     return f"{metric} of the {what}: {got[k]:.10g} re-weighted, {expected[k]:.10g} from a full run"
 
@@ -497,12 +526,16 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
 
     # -- summarise -------------------------------------------------------------
     col = layout.column()
-    sens = tor = None
+    sens = tor = sens_savings = None
     if sensitivity:
         f = values[:, col]
         sens = sobol_indices(f[:n], f[n:2 * n], f[2 * n:(2 + d) * n].reshape(d, n), seed=seed,
                              n_resamples=bootstrap, confidence=confidence)
         tor = tornado(u, values[(2 + d) * n:, col], tornado_index, percentiles)
+        if layout.policies is not None:
+            g = values[:, layout.column(("totals", None), "net_co2e_saved_kg")]
+            sens_savings = sobol_indices(g[:n], g[n:2 * n], g[2 * n:(2 + d) * n].reshape(d, n), seed=seed,
+                                         n_resamples=bootstrap, confidence=confidence)
         if u.correlation is not None:
             warnings.append("correlated inputs: Sobol' indices assume independent inputs (see docs/uncertainty.md)")
     ckpt.remove()
@@ -511,7 +544,7 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
         scenario=u, nominal=pl.nominal, layout=layout, values=values[:n].copy(), inputs=x_main[:n].copy(),
         effects=effects, method=method, seed=seed, percentiles=percentiles, engine_runs=engine_runs,
         backend=backend, seconds=time.monotonic() - t_start, vary_seed=vary_seed, sensitivity=sens, tornado=tor,
-        warnings=tuple(warnings))
+        warnings=tuple(warnings), savings_sensitivity=sens_savings)
 
 
 

@@ -21,6 +21,11 @@ METRICS = ("it_energy_kwh", "energy_kwh", "gross_co2e_kg", "net_co2e_kg", "embod
 _IT, _FAC, _GROSS, _NET, _EMB, _TOTAL = range(6)
 DEFAULT_SAMPLES = 1000
 DEFAULT_PERCENTILES = (5.0, 95.0)
+#: What a policy saves, per entity (the whole scenario, then each workload with a policy), in this order:
+#: the baseline's emissions (the same jobs at submission at home, same sample), the CO2e saved, the share
+#: saved (%; NaN when the baseline emits nothing) and the mean delay added to first start and to completion.
+SAVINGS_METRICS = ("baseline_gross_co2e_kg", "baseline_net_co2e_kg", "gross_co2e_saved_kg", "net_co2e_saved_kg",
+                   "gross_co2e_saved_pct", "net_co2e_saved_pct", "added_delay_hours", "added_completion_delay_hours")
 #: Samples re-weighted per chunk of work when one engine run serves many samples.
 FAST_CHUNK = 4096
 from ..model.units import J_PER_KWH  # noqa: E402
@@ -37,26 +42,53 @@ PER_CHIP_KINDS = ("training", "job_stream", "search")
 
 @dataclasses.dataclass(frozen=True)
 class Layout:
-    """The output columns: ``len(METRICS)`` per entity (totals, then phases, then workloads)."""
+    """The output columns: ``len(METRICS)`` per entity (totals, then phases, then workloads), then,
+    when a workload has a policy, ``len(SAVINGS_METRICS)`` per savings entity (the whole scenario,
+    then each workload with a policy)."""
 
     phases: tuple[str, ...]
     workloads: tuple[str, ...]
+    policies: tuple[str, ...] | None = None     # workloads with a policy; None: no baseline is run
 
     @property
     def entities(self) -> list[tuple[str, str | None]]:
         return [("totals", None)] + [("phase", p) for p in self.phases] + [("workload", w) for w in self.workloads]
 
     @property
-    def n_out(self) -> int:
+    def savings_entities(self) -> list[tuple[str, str | None]]:
+        if self.policies is None:
+            return []
+        return [("totals", None)] + [("workload", w) for w in self.policies]
+
+    @property
+    def n_main(self) -> int:
         return len(self.entities) * len(METRICS)
 
+    @property
+    def n_out(self) -> int:
+        return self.n_main + len(self.savings_entities) * len(SAVINGS_METRICS)
+
     def column(self, entity: tuple[str, str | None] = ("totals", None), metric: str = "total_co2e_kg") -> int:
+        savings = metric in SAVINGS_METRICS
+        entities = self.savings_entities if savings else self.entities
         try:
-            e = self.entities.index(entity)
+            e = entities.index(entity)
         except ValueError:
+            if savings and self.policies is None:
+                raise KeyError(f"no {metric}: no workload has a policy, so there is no baseline") from None
             raise KeyError(f"no output {entity[0]} {entity[1]!r}; phases: {', '.join(self.phases)}; "
-                           f"workloads: {', '.join(self.workloads)}") from None
+                           f"workloads: {', '.join(self.workloads)}"
+                           + (f"; with a policy: {', '.join(self.policies)}" if savings else "")) from None
+        if savings:
+            return self.n_main + e * len(SAVINGS_METRICS) + SAVINGS_METRICS.index(metric)
         return e * len(METRICS) + METRICS.index(metric)
+
+    def describe(self, k: int) -> tuple[tuple[str, str | None], str]:
+        """The (entity, metric) of column ``k``."""
+        if k < self.n_main:
+            return self.entities[k // len(METRICS)], METRICS[k % len(METRICS)]
+        k -= self.n_main
+        return self.savings_entities[k // len(SAVINGS_METRICS)], SAVINGS_METRICS[k % len(SAVINGS_METRICS)]
 
     @classmethod
     def of(cls, resolved) -> "Layout":
@@ -65,7 +97,8 @@ class Layout:
         phases = list(dict.fromkeys(r.phase for r in rows))
         if any(dc.pools for dc in resolved.datacenters.values()):
             phases.append("idle")
-        return cls(tuple(phases), tuple(r.name for r in rows))
+        with_policy = tuple(r.name for r in rows if not r.source.policy.is_baseline)
+        return cls(tuple(phases), tuple(r.name for r in rows), with_policy or None)
 
 
 # ---------------------------------------------------------------------------
@@ -254,12 +287,15 @@ class Basis:
     lifetime: list
     dc: list                    # per datacenter: dict of sources and its net mode
     pool_chip_s: list           # per limited pool: (chip-seconds not running jobs, embodied src, lifetime src, cols)
-    n_out: int
+    n_out: int                  # columns evaluated: the layout's entities, then the baseline's (with policies)
     engine_runs: int = 1
+    layout: Layout | None = None
+    delays: np.ndarray | None = None   # per savings entity: added delay to first start and to completion (h)
 
     @classmethod
     def build(cls, resolved, sim, m: InputMapping, layout: Layout) -> "Basis":
-        from ..sim.accounting import integrate
+        """From one simulation: its policy run's groups feed the layout's entities; with policies, the
+        baseline run's groups feed baseline entities after them, from which the savings follow."""
         from ..sim.simulate import intensity_table
 
         attrs = mapped_attributes(resolved, m)
@@ -269,45 +305,21 @@ class Basis:
                     for n, dc in resolved.datacenters.items()}
         unit = dataclasses.replace(resolved, datacenters=MappingProxyType(unit_dcs))
         table = intensity_table(unit, sim.t0, sim.table.n_hours)
-        run = sim.accounted["policy"].run
-        iv = run.intervals
-        chip_s, weighted = integrate(iv["start_s"], iv["end_s"], iv["chips"].astype(np.float64), iv["datacenter"],
-                                     table)
-        energy_j, e_weighted = integrate(iv["start_s"], iv["end_s"], iv["power_w"], iv["datacenter"], table)
-        n_pools = len(sim.pools)
-        key = (iv["workload"].astype(np.int64) + n_pools) * len(dc_names) + iv["datacenter"].astype(np.int64)
-        keys, inverse = np.unique(key, return_inverse=True)
-        cs = np.bincount(inverse, chip_s, minlength=len(keys))
-        cg = np.bincount(inverse, weighted[:, 0], minlength=len(keys))
-        cn = np.bincount(inverse, weighted[:, 1], minlength=len(keys))
-        es = np.bincount(inverse, energy_j, minlength=len(keys))
-        eg = np.bincount(inverse, e_weighted[:, 0], minlength=len(keys))
-        en = np.bincount(inverse, e_weighted[:, 1], minlength=len(keys))
-        ws, wg, wn = cs.copy(), cg.copy(), cn.copy()     # what power multiplies: chip- or energy-weighted
-
         entities = {e: i for i, e in enumerate(layout.entities)}
-        group_dc, cols, power, embodied, lifetime = [], [], [], [], []
-        for k in keys.tolist():
-            w, d = divmod(k, len(dc_names))
-            w -= n_pools
-            group_dc.append(d)
-            if w >= 0:
-                row = sim.rows[w]
-                if row.kind in PER_CHIP_KINDS:
-                    power.append(_src(attrs[("row", row.name, "power")]))
-                else:
-                    g = len(power)
-                    ws[g], wg[g], wn[g] = es[g], eg[g], en[g]
-                    power.append((-1, 1.0))
-                embodied.append(_src(attrs[("row", row.name, "embodied")]))
-                lifetime.append(_src(attrs[("row", row.name, "lifetime")]))
-                cols.append([0, entities[("phase", row.phase)], entities[("workload", row.name)]])
-            else:
-                p = sim.pools[-1 - w]
-                power.append(_src(attrs[("pool", f"{dc_names[p.datacenter]}/{p.hardware}", "idle")]))
-                embodied.append(None)
-                lifetime.append(None)
-                cols.append([0, entities[("phase", "idle")]])
+        n_main = len(layout.entities)
+        runs = [(sim.accounted["policy"].run, lambda row: [0, entities[("phase", row.phase)],
+                                                            entities[("workload", row.name)]],
+                 lambda: [0, entities[("phase", "idle")]])]
+        savings = None
+        if layout.policies is not None and "baseline" in sim.accounted:
+            base = {w: n_main + 1 + k for k, w in enumerate(layout.policies)}     # baseline entities
+            runs.append((sim.accounted["baseline"].run,
+                         lambda row: [n_main] + ([base[row.name]] if row.name in base else []),
+                         lambda: [n_main]))
+            savings = _delays(sim, layout)
+        parts = [_groups(run, sim, table, attrs, dc_names, row_cols, idle_cols) for run, row_cols, idle_cols in runs]
+        cat = [np.concatenate([p[k] for p in parts]) for k in range(5)]
+        lists = [sum((p[k] for p in parts), []) for k in range(5, 10)]
         dcs = []
         for name in dc_names:
             dc = resolved.datacenters[name]
@@ -322,15 +334,9 @@ class Basis:
                 s["mode"] = "gross"
             s["use_constant"] = dc.grid.constant and s["intensity"][0] >= 0
             dcs.append(s)
-        pools = []
-        for k, p in enumerate(sim.pools):
-            if p.chips is None:
-                continue
-            name = f"{dc_names[p.datacenter]}/{p.hardware}"
-            pools.append((float(run.pool_idle_chip_s[k] + run.pool_off_chip_s[k]),
-                          _src(attrs[("pool", name, "embodied")]), _src(attrs[("pool", name, "lifetime")]),
-                          [0, entities[("phase", "idle")]]))
-        return cls(cs, ws, wg, wn, np.asarray(group_dc), cols, power, embodied, lifetime, dcs, pools, layout.n_out)
+        n_ext = (n_main + (0 if savings is None else 1 + len(layout.policies))) * len(METRICS)
+        return cls(*cat, lists[0], lists[1], lists[2], lists[3], dcs, lists[4], n_ext, layout=layout,
+                   delays=savings)
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
         """Outputs (len(x) x n_out) for input values ``x`` (samples x sampled inputs)."""
@@ -379,7 +385,110 @@ class Basis:
                 out[:, e * nm + _EMB] += q
         for e in range(self.n_out // nm):
             out[:, e * nm + _TOTAL] = out[:, e * nm + _NET] + out[:, e * nm + _EMB]
-        return out
+        if self.layout is None or self.layout.policies is None:
+            return out
+        m = self.layout
+        main = out[:, :m.n_main]
+        columns = [main]
+        ents = [0] + [1 + len(m.phases) + m.workloads.index(w) for w in m.policies]   # totals, then workloads
+        for k, e in enumerate(ents):
+            b = m.n_main + k * nm                          # the baseline entity's block
+            columns.append(savings_columns(out[:, b + _GROSS], out[:, b + _NET], main[:, e * nm + _GROSS],
+                                           main[:, e * nm + _NET], self.delays[k]))
+        return np.hstack(columns)
+
+
+def savings_columns(base_gross, base_net, gross, net, delays) -> np.ndarray:
+    """The SAVINGS_METRICS of one entity for every sample (columns), from its baseline and policy
+    emissions (arrays or numbers) and its added delays (h; fixed by the schedule)."""
+    base_gross, base_net = np.atleast_1d(np.asarray(base_gross, float)), np.atleast_1d(np.asarray(base_net, float))
+    gross, net = np.atleast_1d(np.asarray(gross, float)), np.atleast_1d(np.asarray(net, float))
+    saved_g, saved_n = base_gross - gross, base_net - net
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct_g = np.where(base_gross != 0, 100.0 * saved_g / np.where(base_gross != 0, base_gross, 1.0), np.nan)
+        pct_n = np.where(base_net != 0, 100.0 * saved_n / np.where(base_net != 0, base_net, 1.0), np.nan)
+    ones = np.ones_like(saved_g)
+    return np.column_stack([base_gross, base_net, saved_g, saved_n, pct_g, pct_n, delays[0] * ones, delays[1] * ones])
+
+
+def _delays(sim, layout: Layout) -> np.ndarray:
+    """Per savings entity (totals, each workload with a policy): the mean delay the policies add to the
+    first start and to completion, in hours, as :class:`carbonsim.results.Result` reports them."""
+    jobs = sim.jobs
+    runs = {k: sim.accounted[k].run for k in ("policy", "baseline")}
+    rows = {r.name: i for i, r in enumerate(sim.rows)}
+    start = {k: (r.job_start_s - jobs.submit_s) / 3600 for k, r in runs.items()}
+    done = {k: (r.job_end_s - jobs.submit_s - jobs.work_s) / 3600 for k, r in runs.items()}
+    n = len(jobs)
+
+    def per_row(values, i):
+        mask = jobs.workload == i
+        return float(np.nanmean(values[mask])) if mask.any() else 0.0
+
+    def whole(values, key):
+        if not n:
+            return 0.0
+        if key == "baseline":
+            return float(np.nanmean(values))
+        counts = np.bincount(jobs.workload, minlength=len(sim.rows))
+        return sum(per_row(values, i) * c for i, c in enumerate(counts.tolist()) if c) / n
+
+    out = [[whole(start["policy"], "policy") - whole(start["baseline"], "baseline"),
+            whole(done["policy"], "policy") - whole(done["baseline"], "baseline")]]
+    for w in layout.policies:
+        i = rows[w]
+        out.append([per_row(start["policy"], i) - per_row(start["baseline"], i),
+                    per_row(done["policy"], i) - per_row(done["baseline"], i)])
+    return np.array(out)
+
+
+def _groups(run, sim, table, attrs, dc_names, row_cols, idle_cols):
+    """One run's intervals grouped by (workload or idle pool, datacenter): the arrays and per-group
+    sources of :class:`Basis`, the groups' output entities given by ``row_cols(row)`` / ``idle_cols()``."""
+    from ..sim.accounting import integrate
+    iv = run.intervals
+    chip_s, weighted = integrate(iv["start_s"], iv["end_s"], iv["chips"].astype(np.float64), iv["datacenter"], table)
+    energy_j, e_weighted = integrate(iv["start_s"], iv["end_s"], iv["power_w"], iv["datacenter"], table)
+    n_pools = len(sim.pools)
+    key = (iv["workload"].astype(np.int64) + n_pools) * len(dc_names) + iv["datacenter"].astype(np.int64)
+    keys, inverse = np.unique(key, return_inverse=True)
+    cs = np.bincount(inverse, chip_s, minlength=len(keys))
+    cg = np.bincount(inverse, weighted[:, 0], minlength=len(keys))
+    cn = np.bincount(inverse, weighted[:, 1], minlength=len(keys))
+    es = np.bincount(inverse, energy_j, minlength=len(keys))
+    eg = np.bincount(inverse, e_weighted[:, 0], minlength=len(keys))
+    en = np.bincount(inverse, e_weighted[:, 1], minlength=len(keys))
+    ws, wg, wn = cs.copy(), cg.copy(), cn.copy()     # what power multiplies: chip- or energy-weighted
+    group_dc, cols, power, embodied, lifetime = [], [], [], [], []
+    for k in keys.tolist():
+        w, d = divmod(k, len(dc_names))
+        w -= n_pools
+        group_dc.append(d)
+        if w >= 0:
+            row = sim.rows[w]
+            if row.kind in PER_CHIP_KINDS:
+                power.append(_src(attrs[("row", row.name, "power")]))
+            else:
+                g = len(power)
+                ws[g], wg[g], wn[g] = es[g], eg[g], en[g]
+                power.append((-1, 1.0))
+            embodied.append(_src(attrs[("row", row.name, "embodied")]))
+            lifetime.append(_src(attrs[("row", row.name, "lifetime")]))
+            cols.append(row_cols(row))
+        else:
+            p = sim.pools[-1 - w]
+            power.append(_src(attrs[("pool", f"{dc_names[p.datacenter]}/{p.hardware}", "idle")]))
+            embodied.append(None)
+            lifetime.append(None)
+            cols.append(idle_cols())
+    pools = []
+    for k, p in enumerate(sim.pools):
+        if p.chips is None:
+            continue
+        name = f"{dc_names[p.datacenter]}/{p.hardware}"
+        pools.append((float(run.pool_idle_chip_s[k] + run.pool_off_chip_s[k]),
+                      _src(attrs[("pool", name, "embodied")]), _src(attrs[("pool", name, "lifetime")]), idle_cols()))
+    return cs, ws, wg, wn, np.asarray(group_dc, dtype=np.int64), cols, power, embodied, lifetime, pools
 
 
 def _src(attr) -> tuple[int, Any]:
@@ -418,4 +527,17 @@ def outputs_of(result, layout: Layout) -> np.ndarray:
     for e, t in enumerate(entities):
         for k, metric in enumerate(METRICS):
             out[e * len(METRICS) + k] = getattr(t, metric)
+    if layout.policies is not None:
+        d = result.to_dict()
+        b, po = result.baseline, d["policy"]
+        blocks = [savings_columns(b.gross_co2e_kg, b.net_co2e_kg, result.totals.gross_co2e_kg,
+                                  result.totals.net_co2e_kg, (po["added_delay_hours_mean"],
+                                                              po["added_completion_delay_hours_mean"]))]
+        for w in layout.policies:
+            r = by_name[w]
+            blocks.append(savings_columns(r.baseline["co2e_kg"]["gross"], r.baseline["co2e_kg"]["net"],
+                                          r.gross_co2e_kg, r.net_co2e_kg,
+                                          (r.delay_h_mean - r.baseline["delay_hours_mean"],
+                                           r.completion_delay_h_mean - r.baseline["completion_delay_hours_mean"])))
+        out[layout.n_main:] = np.hstack(blocks)[0]
     return out
