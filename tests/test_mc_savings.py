@@ -162,3 +162,72 @@ def test_a_baseline_that_emits_nothing_gives_a_null_share(tmp_path, capsys):
     assert s["mean"] is None and s["undefined_samples"] == 4 and "baseline" in s["reason"]
     assert r.stats("gross_co2e_saved_kg")["mean"] == 0
     json.dumps(r.to_dict(), allow_nan=False)       # valid JSON: no NaN anywhere
+
+
+FAMILIES_TOML = """schema_version = 1
+[scenario]
+name = "families"
+seed = 9
+start = 2022-06-01
+end = 2022-06-05
+[datacenters.cal]
+pue = 1.1
+grid = "eia:CISO"
+grid_scale = { dist = "uniform", low = 0.8, high = 1.2 }
+[datacenters.tex]
+pue = 1.1
+grid = "eia:ERCO"
+"""
+FAMILIES = [
+    '{ shift = "lowest-slot", slack_hours = 8 }',
+    '{ shift = "carbon-time", slack_hours = 8, forecast = "persistence" }',
+    '{ shift = "interruptible", interrupt = "threshold", threshold_percentile = 30, slack_hours = 8, '
+    'forecast_error = 0.2, forecast_error_model = "ar1" }',
+    '{ shift = "window", slack_hours = 8, length_known = "distribution", forecast = "day-ahead-mean" }',
+    '{ placement = "lowest-carbon-mean", datacenters = ["cal", "tex"], shift = "interruptible", slack_hours = 8, '
+    'checkpoint_overhead_minutes = 5, forecast_error = 0.3 }',
+]
+
+
+def families_file(tmp_path):
+    text = FAMILIES_TOML
+    for k, policy in enumerate(FAMILIES):
+        text += f"""[[workloads.job_stream]]
+name = "w{k}"
+hardware = "a100"
+datacenter = "cal"
+rate_per_day = 6
+chips = 2
+duration_hours = {{ dist = "lognormal", median = 2, sigma = 0.6, high = 12 }}
+power_w_per_chip = 300
+policy = {policy}
+"""
+    f = tmp_path / "families.toml"
+    f.write_text(text)
+    return f
+
+
+def _mc_json(f, *extra):
+    import subprocess
+    import sys
+    out = f.parent / f"out{abs(hash(extra))}.json"
+    proc = subprocess.run([sys.executable, "-m", "carbonsim", "mc", str(f), "-n", "8", "--seed", "2", "--format",
+                           "json", "-o", str(out), "--no-progress", *extra], capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(out.read_text())["uncertainty"]
+    return json.dumps([d["totals"], d["workloads"], d["savings"]], sort_keys=True)
+
+
+def test_every_policy_family_gives_the_same_study_for_any_worker_count(tmp_path):
+    """The published families, data-made and AR(1) forecasts and estimated lengths, run from a file in
+    `carbonsim mc`: 1 and 2 worker processes give identical numbers."""
+    f = families_file(tmp_path)
+    assert _mc_json(f, "--workers", "1") == _mc_json(f, "--workers", "2")
+
+
+@pytest.mark.slow
+def test_every_policy_family_gives_the_same_study_on_dask(tmp_path):
+    pytest.importorskip("dask.distributed")
+    f = families_file(tmp_path)
+    assert _mc_json(f, "--workers", "1") == _mc_json(f, "--dask", "local", "--workers", "2")
