@@ -1,4 +1,4 @@
-"""Build the private compiled module ``carbonsim.sim._kernels`` from ``ext/*.pyx``.
+"""Build the private compiled modules ``carbonsim.sim._kernels``, ``_fleet`` and ``_serving`` from ``ext/*.pyx``.
 
 Cython compiler directives live here and nowhere else.  Set
 ``CARBONSIM_DEBUG_KERNELS=1`` at build time to rebuild with bounds checks,
@@ -67,6 +67,14 @@ extensions = [
         sources=["ext/_kernels.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
+    Extension(
+        "carbonsim.sim._fleet",
+        sources=["ext/_fleet.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        # the same floating-point operations as the SimPy engine and numpy planners: no fused multiply-add
+        extra_compile_args=["-ffp-contract=off"],
     ),
     Extension(
         "carbonsim.sim._serving",

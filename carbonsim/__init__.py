@@ -27,15 +27,16 @@ from .studies.sweep import sweep
 _moved.install()
 
 
-def run(scenario, *, hourly: bool = False, num_threads: int = 1, progress=None) -> Result:
+def run(scenario, *, hourly: bool = False, num_threads: int = 1, progress=None, engine: str | None = None) -> Result:
     """Simulate a scenario: the path of a scenario file, a :class:`Scenario` or a
     :class:`ResolvedScenario`; returns a :class:`Result`.  ``progress``: see
-    :func:`carbonsim.sim.simulate.run`."""
+    :func:`carbonsim.sim.simulate.run`; ``engine``: ``"auto"``, ``"compiled"`` or ``"simpy"``
+    (default: the scenario's ``[scenario] engine``, itself ``"auto"`` by default)."""
     if isinstance(scenario, (str, _os.PathLike)):
         scenario = load(scenario)
     if isinstance(scenario, Scenario):
         scenario = scenario.validate()
-    return _simulate.run(scenario, hourly=hourly, num_threads=num_threads, progress=progress)
+    return _simulate.run(scenario, hourly=hourly, num_threads=num_threads, progress=progress, engine=engine)
 
 
 __all__ = [

@@ -41,7 +41,7 @@ def _cmd_run(args) -> int:
     from ..model import load
     from ..sim.simulate import run
     hourly = args.hourly or bool(args.plot)
-    result = run(load(args.file).validate(), hourly=hourly, progress=_bar(args, "run"))
+    result = run(load(args.file).validate(), hourly=hourly, progress=_bar(args, "run"), engine=args.engine)
     if args.format == "json":
         text = result.to_json(hourly=args.hourly)
     elif args.format == "csv":
@@ -91,8 +91,8 @@ def _cmd_compare(args) -> int:
     from ..sim.simulate import run
     from ..studies.compare import compare
     bar = _bar(args, "compare")
-    a = run(load(args.a).validate(), progress=bar)
-    b = run(load(args.b).validate(), progress=bar)
+    a = run(load(args.a).validate(), progress=bar, engine=args.engine)
+    b = run(load(args.b).validate(), progress=bar, engine=args.engine)
     result = compare(a, b)
     if args.format == "json":
         text = result.to_json()
@@ -194,6 +194,8 @@ def _cmd_sweep(args) -> int:
     from ..model import load
     from ..studies.sweep import sweep
     scenario = load(args.file)
+    if args.engine:
+        scenario.configure(engine=args.engine)
     spec = scenario.to_dict().get("sweep") or {}
     values = dict(parse_set(s) for s in args.set or [])
     regions = [r.strip() for r in args.regions.split(",") if r.strip()] if args.regions else \
@@ -310,6 +312,9 @@ carbonsim run FILE --format json --hourly -o result.json""")
                                                  "workload, grid intensity and policy savings as PNG and SVG "
                                                  '(needs matplotlib: pip install "carbonsim[plot]")')
     r.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    r.add_argument("--engine", choices=["auto", "compiled", "simpy"],
+                     help="fleet engine (default: the file's [scenario] engine, else auto: the compiled core "
+                          "whenever it can run the scenario; results are the same)")
     r.set_defaults(func=_cmd_run)
 
     c = _command(sub, "compare", "compare two variants phase by phase, with the break-even serving",
@@ -324,6 +329,9 @@ carbonsim compare A.toml B.toml --format latex -o comparison.tex --plot figures/
     c.add_argument("-o", "--output", help="write to this file instead of stdout")
     c.add_argument("--plot", metavar="DIR", help="write A beside B by phase as PNG and SVG (needs matplotlib)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    c.add_argument("--engine", choices=["auto", "compiled", "simpy"],
+                     help="fleet engine (default: the file's [scenario] engine, else auto: the compiled core "
+                          "whenever it can run the scenario; results are the same)")
     c.set_defaults(func=_cmd_compare)
 
     w = _command(sub, "sweep", "run a scenario over a grid of values, regions and start months",
@@ -347,6 +355,9 @@ carbonsim sweep FILE --set 'datacenters.dc.pue=1.1,1.5' --regions eia:CISO,eia:B
     w.add_argument("--plot", metavar="DIR", help="write the ranking (or CO2e and latency against the value) as PNG "
                                                  "and SVG (needs matplotlib)")
     w.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    w.add_argument("--engine", choices=["auto", "compiled", "simpy"],
+                     help="fleet engine (default: the file's [scenario] engine, else auto: the compiled core "
+                          "whenever it can run the scenario; results are the same)")
     w.set_defaults(func=_cmd_sweep)
 
     rp = _command(sub, "report", "write a self-contained HTML report of a scenario",

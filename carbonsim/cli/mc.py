@@ -55,6 +55,9 @@ def add_mc_command(sub) -> None:
     p.add_argument("--plot", metavar="DIR", help="write total_co2e (histogram, CDF, labelled percentiles) and "
                                                  "tornado (named inputs) as PNG and SVG (needs matplotlib)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    p.add_argument("--engine", choices=["auto", "compiled", "simpy"],
+                     help="fleet engine (default: the file's [scenario] engine, else auto: the compiled core "
+                          "whenever it can run the scenario; results are the same)")
     p.set_defaults(func=_cmd_mc)
 
 
@@ -76,7 +79,8 @@ def _cmd_mc(args) -> int:
                              percentiles=percentiles, sensitivity=args.sensitivity, bootstrap=args.bootstrap,
                              workers=args.workers, scheduler=args.scheduler, dask=args.dask, checkpoint=checkpoint,
                              resume=args.resume, checkpoint_every=args.checkpoint_every, vary_seed=args.vary_seed,
-                             progress=ProgressBar(enabled=False if args.no_progress else None), notes=notes)
+                             progress=ProgressBar(enabled=False if args.no_progress else None), notes=notes,
+                             engine=args.engine)
     except StudyInterrupted as err:
         print(f"carbonsim mc: {err}", file=sys.stderr)
         return 130

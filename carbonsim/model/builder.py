@@ -158,13 +158,22 @@ class Scenario:
         relative to ``source``), or the figures (``duration_hours=`` with ``energy_kwh=`` or the components)."""
         return self._add("measured", MeasuredSpec, {"name": name, "datacenter": datacenter, **values})
 
+    def configure(self, **settings) -> "Scenario":
+        """Set ``[scenario]`` keys (e.g. ``engine="compiled"``), checked at once; returns self."""
+        meta = {**self._doc.get("scenario", {}), **settings}
+        _element(ScenarioMeta, ("scenario",), meta)
+        self._doc["scenario"] = meta
+        return self
+
     def validate(self) -> ResolvedScenario:
         return resolve(self._doc, self.source)
 
-    def run(self, *, hourly: bool = False):
-        """Validate and simulate; returns a :class:`carbonsim.results.Result`."""
+    def run(self, *, hourly: bool = False, engine: str | None = None):
+        """Validate and simulate; returns a :class:`carbonsim.results.Result`.  ``engine``: ``"auto"``
+        (the compiled fleet core whenever it can run the scenario), ``"compiled"`` or ``"simpy"``;
+        default: ``[scenario] engine``."""
         from ..sim.simulate import run
-        return run(self.validate(), hourly=hourly)
+        return run(self.validate(), hourly=hourly, engine=engine)
 
     def __repr__(self) -> str:
         n = len(self._doc.get("workloads", {}).get("training", []))

@@ -48,10 +48,18 @@ def _prune(value, dumped):
                 _prune(v, dumped[k])
 
 
+#: Keys that choose how a scenario is run, not what it is (the results do not depend on them):
+#: never hashed.
+RUN_OPTIONS: dict[str, frozenset[str]] = {"scenario": frozenset({"engine"})}
+
+
 def canonical(document: spec.ScenarioFile) -> dict:
-    """The parsed file as JSON-ready data, newer keys at their default left out."""
+    """The parsed file as JSON-ready data, newer keys at their default and run options left out."""
     dumped = document.model_dump(mode="json")
     _prune(document, dumped)
+    for table, keys in RUN_OPTIONS.items():
+        for k in keys:
+            dumped.get(table, {}).pop(k, None)
     return dumped
 
 

@@ -257,6 +257,7 @@ class ResolvedScenario:
     start: dt.datetime = DEFAULT_START
     end: dt.datetime | None = None
     measured: tuple[MeasuredRun, ...] = ()
+    engine: str = "auto"            # the fleet engine to run it on: auto | compiled | simpy
 
     @property
     def workloads(self) -> tuple:

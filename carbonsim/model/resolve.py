@@ -573,7 +573,7 @@ def resolve(document: Mapping, source: str | None = None) -> ResolvedScenario:
         hardware=MappingProxyType(hardware), datacenters=MappingProxyType(datacenters),
         training=tuple(resolved["training"]), job_streams=tuple(resolved["job_stream"]),
         searches=tuple(resolved["search"]), services=tuple(resolved["service"]), warnings=tuple(warnings),
-        start=start, end=meta.end, measured=tuple(resolved["measured"]),
+        start=start, end=meta.end, measured=tuple(resolved["measured"]), engine=meta.engine,
     )
 
 

@@ -50,6 +50,9 @@ class ScenarioMeta(StrictModel):
         None, description="grid_year_shift of every datacenter that does not set its own.", examples=["weekday"])
     grid_overflow: Literal["error", "wrap"] | None = Field(
         None, description="grid_overflow of every datacenter that does not set its own.", examples=["wrap"])
+    engine: Literal["auto", "compiled", "simpy"] = Field(
+        "auto", description="The fleet engine: the compiled core, the SimPy engine, or auto (compiled whenever it "
+                            "can run the scenario). Results are the same; not part of the scenario's hash.")
 
     _utc = field_validator("start", "end", mode="before")(to_utc)
 

@@ -265,4 +265,5 @@ def build_result(sim) -> Result:
     return Result(scenario=scenario, workloads=tuple(results), warnings=tuple(dict.fromkeys(warnings)),
                   datacenters=tuple(datacenters), baseline=baseline, baseline_delay_h_mean=baseline_delay,
                   baseline_completion_delay_h_mean=baseline_completion, overload=tuple(overload),
+                  engine=getattr(sim, "engine", "simpy"),
                   hourly=sim.hourly, jobs=job_table)

@@ -193,6 +193,7 @@ class Result:
     baseline_delay_h_mean: float | None = None
     baseline_completion_delay_h_mean: float | None = None
     overload: tuple = ()             # runs that could not keep up with their jobs (build.overload_of)
+    engine: str = "simpy"            # the fleet engine that ran: compiled | simpy
     hourly: dict | None = field(default=None, repr=False, compare=False)
     jobs: dict | None = field(default=None, repr=False, compare=False)   # per job: see jobs_frame()
     totals: Totals = field(init=False)
@@ -242,7 +243,7 @@ class Result:
             "schema_version": RESULT_SCHEMA_VERSION,
             "scenario": {"name": s.name, "sha256": s.sha256, "source": s.source},
             "provenance": {
-                "carbonsim_version": __version__, "seed": s.seed,
+                "carbonsim_version": __version__, "seed": s.seed, "engine": self.engine,
                 "data_sources": self.data_sources(),
                 "accounting": "location-based gross (hourly average intensity); net = gross x (1 - CFE) or a "
                               "published net intensity (24/7 same-grid CFE, Patterson et al. 2021)",

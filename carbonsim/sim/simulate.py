@@ -2,7 +2,8 @@
 
     ResolvedScenario ──jobs()──▶ job table (seeded draws, all before the simulation)
                      ──grid──▶  hourly intensity table (gross, net) per datacenter
-    engine.simulate (SimPy)  ──▶ power intervals (busy, idle)   [+ the baseline run]
+    fleet.simulate (SimPy) or fleet_compiled.simulate (compiled core, the same events)
+                            ──▶ power intervals (busy, idle)   [+ the baseline run]
     accounting.integrate (compiled kernel) ──▶ energy and CO2e per interval
     bincount by workload / datacenter; hourly_energy ──▶ Result
 """
@@ -15,13 +16,14 @@ import math
 import numpy as np
 
 from .. import grid as gridmod
-from ..model.errors import ScenarioError
+from ..model.errors import Problem, ScenarioError
 from ..model.gridcheck import span_problem
 from ..model.objects import JobStream, MeasuredRun, ResolvedScenario, Search, Service, TrainingRun
 from ..model.units import SECONDS_PER_HOUR as HOUR  # noqa: E402
 from ..results import build_result
 from . import custom
-from . import fleet as engine
+from . import fleet
+from . import fleet_compiled
 from . import serving
 from .accounting import J_PER_KWH, IntensityTable, hourly_energy, integrate
 
@@ -110,7 +112,7 @@ def _length_estimates(w, work: np.ndarray, chips: np.ndarray, rng: np.random.Gen
 
 
 def build_jobs(scenario: ResolvedScenario, rows: list[WorkloadRow], t0: dt.datetime, dc_index: dict,
-               policy_index: dict) -> tuple[engine.Jobs, dict[int, int]]:
+               policy_index: dict) -> tuple[fleet.Jobs, dict[int, int]]:
     """The job table (every random draw happens here, seeded per workload)."""
     seeds = np.random.SeedSequence(scenario.seed).spawn(len(rows))
     cols: dict[str, list] = {k: [] for k in ("submit", "chips", "work", "power", "hw", "wl", "home", "pol", "prio",
@@ -161,7 +163,7 @@ def build_jobs(scenario: ResolvedScenario, rows: list[WorkloadRow], t0: dt.datet
     cat = {k: (np.concatenate(v) if v and k != "hw" else v) for k, v in cols.items()}
     if not cols["submit"]:
         cat = {k: (np.zeros(0, dtype=np.int64) if k != "hw" else []) for k in cols}
-    jobs = engine.Jobs(submit_s=cat["submit"].astype(np.float64), chips=cat["chips"], work_s=cat["work"].astype(np.float64),
+    jobs = fleet.Jobs(submit_s=cat["submit"].astype(np.float64), chips=cat["chips"], work_s=cat["work"].astype(np.float64),
                        power_w=cat["power"].astype(np.float64), hardware=cat["hw"], workload=cat["wl"],
                        home=cat["home"], policy=cat["pol"], priority=cat["prio"], group=cat["group"],
                        after_group=cat["after"], plan_work_s=cat["plan"].astype(np.float64))
@@ -272,7 +274,7 @@ def intensity_table(scenario: ResolvedScenario, t0: dt.datetime, n_hours: int) -
 
 
 def _forecasts(scenario: ResolvedScenario, table: IntensityTable, policies: list,
-               max_lead_hours: int = 48) -> list[engine.Forecast]:
+               max_lead_hours: int = 48) -> list[fleet.Forecast]:
     """What each policy sees of the gross signal: the signal itself; times seeded
     lognormal errors, independent per hour or growing with lead time (AR(1)); or a
     forecast made from the signal's past (persistence, day-ahead mean).  See
@@ -292,16 +294,16 @@ def _forecasts(scenario: ResolvedScenario, table: IntensityTable, policies: list
             key = (sigma,)
         if key not in cache:
             if p.forecast != "perfect":
-                cache[key] = engine.IssuedForecast(gross, p.forecast, max_lead_hours=max_lead_hours)
+                cache[key] = fleet.IssuedForecast(gross, p.forecast, max_lead_hours=max_lead_hours)
             elif sigma == 0:
-                cache[key] = engine.Forecast(gross)
+                cache[key] = fleet.Forecast(gross)
             elif p.forecast_error_model == "ar1":
-                cache[key] = engine.IssuedForecast(gross, "ar1", sigma=sigma, phi=p.forecast_error_phi,
+                cache[key] = fleet.IssuedForecast(gross, "ar1", sigma=sigma, phi=p.forecast_error_phi,
                                                    seed=scenario.seed, max_lead_hours=max_lead_hours)
             else:
                 rng = np.random.default_rng(np.random.SeedSequence([scenario.seed, 0xF0CA57]))
                 z = rng.standard_normal(gross.shape)
-                cache[key] = engine.Forecast(gross * np.exp(sigma * z - sigma ** 2 / 2))
+                cache[key] = fleet.Forecast(gross * np.exp(sigma * z - sigma ** 2 / 2))
         out.append(cache[key])
     return out
 
@@ -315,7 +317,7 @@ def _forecasts(scenario: ResolvedScenario, table: IntensityTable, policies: list
 class Accounting:
     """Per-interval and per-hour results of one engine run."""
 
-    run: engine.EngineRun
+    run: fleet.EngineRun
     it_j: np.ndarray
     fac_j: np.ndarray
     gross_g: np.ndarray
@@ -323,7 +325,7 @@ class Accounting:
     embodied_kg: np.ndarray
 
 
-def _account(run: engine.EngineRun, table: IntensityTable, pue: np.ndarray, embodied_rate: np.ndarray,
+def _account(run: fleet.EngineRun, table: IntensityTable, pue: np.ndarray, embodied_rate: np.ndarray,
              num_threads: int) -> Accounting:
     iv = run.intervals
     energy_j, weighted = integrate(iv["start_s"], iv["end_s"], iv["power_w"], iv["datacenter"], table,
@@ -348,26 +350,49 @@ class Simulated:
     scenario: ResolvedScenario
     rows: list
     pools: list
-    jobs: engine.Jobs
+    jobs: fleet.Jobs
     accounted: dict
     policies: list
     t0: dt.datetime
     table: IntensityTable
     hourly: dict | None = None
     services: dict = dataclasses.field(default_factory=dict)
+    engine: str = "simpy"          # the fleet engine that ran: compiled | simpy
 
 
-def run(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1, progress=None):
+ENGINES = ("auto", "compiled", "simpy")
+
+
+def choose_engine(requested: str, jobs, policies, limits, source: str | None, where: str = "scenario.engine") -> str:
+    """``"compiled"`` or ``"simpy"`` for ``requested`` = auto | compiled | simpy (auto: the compiled core
+    whenever it can run the job table; ScenarioError when "compiled" is asked for and it cannot)."""
+    if requested not in ENGINES:
+        raise ScenarioError([Problem(where, "must be one of " + ", ".join(map(repr, ENGINES)), requested)], source)
+    if requested == "simpy":
+        return "simpy"
+    why = fleet_compiled.unsupported(jobs, policies, limits)
+    if why is None:
+        return "compiled"
+    if requested == "compiled":
+        raise ScenarioError([Problem(where, f"the compiled fleet core cannot run {why}", requested,
+                                     fix='use "auto" (it runs such scenarios on the SimPy engine) or "simpy"')],
+                            source)
+    return "simpy"
+
+
+def run(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1, progress=None,
+        engine: str | None = None):
     """Simulate a resolved scenario; returns a :class:`carbonsim.results.Result`
     (:func:`carbonsim.run` also takes a file path or a :class:`carbonsim.Scenario`).  ``progress``:
     an object with ``start(total, done, unit)``, ``update(k)`` and ``close()`` (e.g. the command
-    line's progress bar), told of the jobs the engine submits."""
-    sim = simulate(scenario, hourly=hourly, num_threads=num_threads, progress=progress)
+    line's progress bar), told of the jobs the engine submits.  ``engine``: auto | compiled | simpy
+    (default: the scenario's ``[scenario] engine``)."""
+    sim = simulate(scenario, hourly=hourly, num_threads=num_threads, progress=progress, engine=engine)
     return build_result(sim)
 
 
 def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: int = 1,
-             progress=None) -> Simulated:
+             progress=None, engine: str | None = None) -> Simulated:
     """Run the engine and the accounting kernel; see :class:`Simulated`."""
     rows = workload_rows(scenario)
     dc_names = list(scenario.datacenters)
@@ -380,15 +405,15 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
     jobs, limits = build_jobs(scenario, rows, t0, dc_index, policy_index)
 
     # pools: declared ones, and unlimited ones where a datacenter declares none
-    pools: list[engine.Pool] = []
+    pools: list[fleet.Pool] = []
     hw_used = sorted({r.hardware.name for r in rows})
     for d, name in enumerate(dc_names):
         dc = scenario.datacenters[name]
         if dc.pools:
-            pools += [engine.Pool(d, p.hardware, p.chips, p.idle_w_per_chip, p.power_down_after_s)
+            pools += [fleet.Pool(d, p.hardware, p.chips, p.idle_w_per_chip, p.power_down_after_s)
                       for p in dc.pools.values()]
         else:
-            pools += [engine.Pool(d, h, None) for h in hw_used]
+            pools += [fleet.Pool(d, h, None) for h in hw_used]
 
     services = simulate_services(scenario, rows)
     extra = _service_intervals(services, rows, t0, dc_index)
@@ -404,7 +429,7 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
     n_hours = max(1, math.ceil(max(reach) / HOUR))
     table = intensity_table(scenario, t0, n_hours)
     forecasts = _forecasts(scenario, table, policies, max_lead_hours=math.ceil(lead_s / HOUR) + 2)
-    eng_policies = [engine.Policy(placement=p.placement, candidates=tuple(dc_index[n] for n in p.datacenters),
+    eng_policies = [fleet.Policy(placement=p.placement, candidates=tuple(dc_index[n] for n in p.datacenters),
                                   shift=p.shift, slack_s=p.slack_s, interrupt=p.interrupt, threshold_g=p.threshold_g,
                                   checkpoint_overhead_s=p.checkpoint_overhead_s,
                                   threshold_percentile=p.threshold_percentile, horizon_s=p.horizon_s,
@@ -414,21 +439,24 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
 
     t_start = _secs(min(starts), t0)
     with_baseline = not all(p.is_baseline for p in policies)
+    used = choose_engine(scenario.engine if engine is None else engine, jobs, eng_policies, limits, scenario.source,
+                         "scenario.engine" if engine is None else "engine")
+    sim_fleet = fleet_compiled.simulate if used == "compiled" else fleet.simulate
     if progress is not None:
         progress.start(len(jobs) * (2 if with_baseline else 1), 0, "jobs")
     try:
-        runs = {"policy": engine.simulate(jobs, pools, eng_policies, forecasts, t_start=t_start, t_end=t_end_s,
-                                          group_limits=limits, progress=progress, labels=labels)}
+        runs = {"policy": sim_fleet(jobs, pools, eng_policies, forecasts, t_start=t_start, t_end=t_end_s,
+                                    group_limits=limits, progress=progress, labels=labels)}
         if with_baseline:
-            runs["baseline"] = engine.simulate(jobs, pools, eng_policies, forecasts, t_start=t_start,
-                                               t_end=t_end_s, group_limits=limits, baseline=True, progress=progress,
-                                               labels=labels)
+            runs["baseline"] = sim_fleet(jobs, pools, eng_policies, forecasts, t_start=t_start,
+                                         t_end=t_end_s, group_limits=limits, baseline=True, progress=progress,
+                                         labels=labels)
     finally:
         if progress is not None:
             progress.close()
     t_last = max([r.t_end for r in runs.values()] + [float(extra["end_s"].max()) if extra else 0.0])
     for r in runs.values():      # the same horizon for the policy and its baseline
-        engine.finish(r, t_last)
+        fleet.finish(r, t_last)
         r.intervals = _append(r.intervals, extra)
     needed = max(1, math.ceil(t_last / HOUR))
     if needed > table.n_hours:   # queueing ran past the planning horizon
@@ -461,5 +489,5 @@ def simulate(scenario: ResolvedScenario, *, hourly: bool = False, num_threads: i
                        # per workload row (the last row: idle capacity), summed over datacenters
                        "workload_energy_kwh": fac.sum(axis=1) / J_PER_KWH,
                        "workload_gross_kg": gross.sum(axis=1), "workload_net_kg": net.sum(axis=1)}
-    return Simulated(scenario, rows, pools, jobs, accounted, policies, t0, table, hourly_data, services)
+    return Simulated(scenario, rows, pools, jobs, accounted, policies, t0, table, hourly_data, services, used)
 

@@ -406,7 +406,7 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
                 workers: int = 1, scheduler: str | None = None, dask: str | None = None,
                 checkpoint: str | os.PathLike | None = None, resume: bool = False, checkpoint_every: float = 5.0,
                 vary_seed: bool = False, progress=None, source: str | None = None,
-                notes=None, verify: int = DEFAULT_VERIFY) -> UncertaintyResult:
+                notes=None, verify: int = DEFAULT_VERIFY, engine: str | None = None) -> UncertaintyResult:
     """Sample a scenario's uncertain inputs and summarise the outputs.
 
     ``scenario``: a TOML path, a document (dict) or a :class:`carbonsim.Scenario`.
@@ -427,6 +427,9 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
     """
     t_start = time.monotonic()
     document, source = _load(scenario, source)
+    if engine is not None:     # every sample's run, in every worker: the document says which engine
+        document = {**document, "scenario": {**(document.get("scenario") or {}), "engine": engine}} \
+            if isinstance(document.get("scenario", {}), Mapping) else document
     u = unc.parse(document, source)
     spec = u.spec
     n = samples if samples is not None else spec.samples or DEFAULT_SAMPLES
