@@ -104,11 +104,16 @@ def _candidate_table(policy: Policy, home: np.ndarray, hw_code: np.ndarray, hw_n
         else:
             cands = policy.candidates or (h,)
             lists.append([d for d in cands if (d, hw_names[c]) in pools_by_key] or [h])
-    sizes = np.array([len(x) for x in lists], dtype=np.int64)[inverse]
+    lengths = np.array([len(x) for x in lists], dtype=np.int64)
+    offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    every = np.array([d for x in lists for d in x], dtype=np.int64)
+    sizes = lengths[inverse]
     ptr = np.zeros(len(home) + 1, dtype=np.int64)
     np.cumsum(sizes, out=ptr[1:])
-    flat = np.concatenate([np.asarray(lists[u], dtype=np.int64) for u in inverse.tolist()]) if len(home) \
-        else np.zeros(0, np.int64)
+    # job j's candidates are every[offsets[u] : offsets[u + 1]] with u = inverse[j]
+    within = np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], sizes)
+    flat = every[np.repeat(offsets[:-1][inverse], sizes) + within]
     return ptr, flat
 
 
@@ -135,7 +140,8 @@ def simulate(jobs: Jobs, pools: list[Pool], policies: list[Policy], forecasts: l
     pools_by_key = {(p.datacenter, p.hardware): i for i, p in enumerate(pools)}
     hw_names = list(dict.fromkeys(jobs.hardware)) if n else []
     hw_index = {h: k for k, h in enumerate(hw_names)}
-    hw_code = np.fromiter((hw_index[h] for h in jobs.hardware), dtype=np.int64, count=n)
+    hw_code = np.zeros(n, dtype=np.int64) if len(hw_names) <= 1 else \
+        np.fromiter(map(hw_index.__getitem__, jobs.hardware), dtype=np.int64, count=n)
 
     # -- plans ----------------------------------------------------------------------------
     dc = home.copy()
