@@ -257,3 +257,78 @@ def test_figures(columns, inputs):
     print("\n".join(lines))
     assert float(np.median(paired)) <= 2.0
     assert share <= 0.02
+
+
+# ---------------------------------------------------------------------------
+# The compiled fleet core beside the SimPy engine (carbonsim.sim.fleet_compiled)
+# ---------------------------------------------------------------------------
+
+GOAL_RATIO = 30.0           # compiled / SimPy engine, CPU time, 10^5-job year, baseline and 12 h window
+GOAL_1M_S, GOAL_1M_MB = 2.0, 1024.0
+
+
+def compiled_run(jobs: engine.Jobs, policy: engine.Policy, forecast: engine.Forecast) -> engine.EngineRun:
+    from carbonsim.sim import fleet_compiled
+    run = fleet_compiled.simulate(jobs, [engine.Pool(0, "tpu", CHIPS, IDLE_W)], [policy], [forecast])
+    return engine.finish(run)
+
+
+ONE_MILLION = """
+import math, resource, sys, time
+import numpy as np
+sys.path.insert(0, {bench!r})
+import bench_engine as b
+from carbonsim.sim import fleet as engine, fleet_compiled
+rng = np.random.default_rng(b.SEED)
+n = int(rng.poisson(1_000_000))
+submit = np.sort(rng.uniform(0.0, b.YEAR, n))
+chips = rng.choice(np.array([1, 2, 4, 8]), n)
+work = np.minimum(rng.lognormal(math.log(3 * b.HOUR), 1.0, n), 100 * b.HOUR)
+jobs = engine.Jobs(submit_s=submit, chips=chips, work_s=work, power_w=np.full(n, b.BUSY_W), hardware=["tpu"] * n,
+                   workload=np.zeros(n, np.int64), home=np.zeros(n, np.int64), policy=np.zeros(n, np.int64))
+forecast = engine.Forecast(b.hourly_ciso(math.ceil(b.YEAR / b.HOUR) + 24 * 30)[None, :])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t = time.process_time()
+run = engine.finish(fleet_compiled.simulate(jobs, [engine.Pool(0, "tpu", 10 * b.CHIPS, b.IDLE_W)],
+                                            [engine.BASELINE], [forecast]))
+cpu = time.process_time() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(n, cpu, peak, before, len(run.intervals["start_s"]), float(np.mean(run.job_queue_s > 0)))
+"""
+
+
+@pytest.mark.benchmark
+def test_compiled_core(inputs):
+    """The compiled core and the SimPy engine back to back on the same job table (identical runs), for the
+    baseline and the 12 h window; then a 10^6-job year on the compiled core in a fresh process (CPU time
+    and the process's peak memory, everything included: the job table, planning, loop, intervals)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    jobs, forecast = inputs
+    lines = ["\n| case | SimPy engine CPU s | compiled CPU s | ratio (median of 3 pairs) |", "|---|---:|---:|---:|"]
+    ratios = {}
+    for name, policy in POLICIES.items():
+        pairs = []
+        for _ in range(3):
+            t0 = time.process_time()
+            ref = engine_run(jobs, policy, forecast)
+            t1 = time.process_time()
+            got = compiled_run(jobs, policy, forecast)
+            t2 = time.process_time()
+            pairs.append((t1 - t0, t2 - t1))
+        for k in ("job_start_s", "job_end_s", "job_queue_s"):
+            assert np.array_equal(getattr(ref, k), getattr(got, k), equal_nan=True)
+        assert all(np.array_equal(ref.intervals[k], got.intervals[k]) for k in ref.intervals)
+        ratio = float(np.median([a / b for a, b in pairs]))
+        ratios[name] = ratio
+        lines.append(f"| {len(jobs):,} jobs, {name} | {min(a for a, _ in pairs):.3f} | "
+                     f"{min(b for _, b in pairs):.4f} | **{ratio:.1f}x** |")
+    script = ONE_MILLION.format(bench=str(Path(__file__).resolve().parent))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    n, cpu, peak, before = int(out[0]), float(out[1]), float(out[2]), float(out[3])
+    lines.append(f"| {n:,} jobs, baseline, 2,800 chips | - | {cpu:.3f} | peak memory {peak:.0f} MB "
+                 f"({before:.0f} MB before the run; {int(out[4]):,} intervals) |")
+    print("\n".join(lines))
+    assert ratios["baseline"] >= GOAL_RATIO and ratios["window"] >= GOAL_RATIO
+    assert cpu < GOAL_1M_S and peak < GOAL_1M_MB

@@ -172,3 +172,27 @@ def _toml(doc) -> str:
         lines += [f"{k} = {value(v)}" for k, v in w.items()]
     return "\n".join(lines) + "\n"
 
+
+
+LIFECYCLE = ROOT / "scenarios" / "uncertainty-lifecycle.toml"
+LIFECYCLE_GOAL_S = 300.0
+
+
+@pytest.mark.benchmark
+def test_lifecycle_study_on_both_engines(tmp_path):
+    """`carbonsim mc scenarios/uncertainty-lifecycle.toml -n 4096 --sensitivity --workers 2` as a user runs
+    it (wall time, a new process) on the compiled fleet core; beside it, the same study with 256 samples on
+    each engine (the schedule-changing samples re-run the engine: the ratio is the engine's share)."""
+    import time as _time
+    times = {}
+    for engine, n in (("simpy", 256), ("compiled", 256), ("compiled", 4096)):
+        t = _time.monotonic()
+        subprocess.run([sys.executable, "-m", "carbonsim", "mc", str(LIFECYCLE), "-n", str(n), "--sensitivity",
+                        "--workers", "2", "--engine", engine, "--no-progress", "-o", str(tmp_path / f"{engine}{n}.txt")],
+                       check=True, cwd=tmp_path)
+        times[(engine, n)] = _time.monotonic() - t
+    ratio = times[("simpy", 256)] / times[("compiled", 256)]
+    print(f"\nuncertainty-lifecycle, --sensitivity, 2 workers: 256 samples {times[('simpy', 256)]:.1f} s on SimPy, "
+          f"{times[('compiled', 256)]:.1f} s compiled ({ratio:.1f}x); 4096 samples compiled "
+          f"{times[('compiled', 4096)]:.1f} s (goal < {LIFECYCLE_GOAL_S:.0f} s)")
+    assert times[("compiled", 4096)] < LIFECYCLE_GOAL_S

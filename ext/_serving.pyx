@@ -47,6 +47,7 @@
 from libc.math cimport ceil, log
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy
+from cpython.exc cimport PyErr_CheckSignals
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
 from numpy.random cimport bitgen_t
 
@@ -60,6 +61,8 @@ cdef float64_t SECONDS_PER_HOUR = 3600.0
 HIST_SUB_BITS = 5
 HIST_SUB = 1 << HIST_SUB_BITS
 cdef int C_SUB_BITS = 5
+# Pending signals (Ctrl-C) are checked every 2^16 batches: well under a millisecond apart.
+cdef int64_t SIGNAL_CHECK_MASK = (1 << 16) - 1
 
 # Return codes (turned into exceptions by carbonsim/serving.py).
 cdef enum:
@@ -448,6 +451,9 @@ def simulate(
             _sift_down(heap, fl.n, 0)
             fl.window_busy += L
             n_batches += 1
+            if (n_batches & SIGNAL_CHECK_MASK) == 0:
+                with gil:           # Ctrl-C stops a long run: KeyboardInterrupt propagates from here
+                    PyErr_CheckSignals()
             if end > last_end:
                 last_end = end
             _add_interval(d, end, &busy_replica_s[0], &busy_full[0], n_hours, &drain)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..model.errors import Problem, ScenarioError
 from ..model.measured import guess_hardware, read_codecarbon
+from .output import write_file
 
 
 def add_import_command(sub) -> None:
@@ -144,7 +145,7 @@ def _cmd_import(args) -> int:
     text = scenario_text(args.file, grid=args.grid, pue=args.pue, datacenter=args.datacenter,
                          hardware=args.hardware, timezone=args.timezone)
     if args.output:
-        Path(args.output).write_text(text)
+        write_file(args.output, text)
         print(f"{args.output}: {text.count('[[workloads.measured]]')} measured run(s) from {args.file}",
               file=sys.stderr)
     else:

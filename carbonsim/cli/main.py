@@ -7,7 +7,6 @@ on stderr, never a traceback (set CARBONSIM_TRACEBACK=1 to see one).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -15,6 +14,8 @@ from pathlib import Path
 
 from .._version import __version__
 from ..model.errors import Problem, ScenarioError
+from ..results.jsonout import dumps
+from .output import atomic_path, check_writable, write_file
 from .importer import add_import_command
 from .mc import add_mc_command
 from .progress import ProgressBar
@@ -63,14 +64,14 @@ def _write_jobs(result, path: str) -> None:
     if path.endswith(".parquet"):
         _parquet(result.jobs_frame(), path, "--jobs")
     else:
-        with open(path, "w") as f:
-            f.write(result.jobs_csv())
+        write_file(path, result.jobs_csv(), "--jobs")
     print(f"wrote {path} ({len(result.jobs['submit_s']) if result.jobs else 0:,} jobs)", file=sys.stderr)
 
 
 def _parquet(frame, path: str, flag: str) -> None:
     try:
-        frame.to_parquet(path, index=False)
+        with atomic_path(path, flag) as tmp:
+            frame.to_parquet(tmp, index=False)
     except ImportError:
         raise ScenarioError([Problem(flag, "Parquet needs pyarrow", path, fix='pip install "carbonsim[parquet]"')]) \
             from None
@@ -111,12 +112,12 @@ def _cmd_report(args) -> int:
     from .report import build_report
     if args.samples is not None and args.samples < 2:
         raise ScenarioError([Problem("--samples", "must be at least 2", args.samples)])
+    out = args.output or f"{Path(args.file).stem}.html"
+    check_writable(out)
     notes: list[str] = []
     text = build_report(args.file, samples=args.samples, sweep=not args.no_sweep, mc=not args.no_mc,
                         workers=max(1, args.workers), progress=_bar(args, "report"), notes=notes)
-    out = args.output or f"{Path(args.file).stem}.html"
-    with open(out, "w", encoding="utf-8") as f:
-        f.write(text)
+    write_file(out, text)
     for note in notes:
         print(f"carbonsim report: {note}", file=sys.stderr)
     print(f"wrote {out}", file=sys.stderr)
@@ -152,7 +153,7 @@ def _cmd_regions(args) -> int:
     cloud = [r for r in listed if "provider" in r]
     rows = [r for r in listed if args.all or args.prefix or (r.get("resolution") == "hourly" and "provider" not in r)]
     if args.format == "json":
-        print(json.dumps(rows, indent=2))
+        print(dumps(rows, indent=2))
         return EXIT_OK
     head = ["name", "source", "year", "basis", "mean", "min", "max"]
     table = [[r["name"], r["source"], str(r.get("year") or "-"), r["basis"], f"{r['mean']:.1f}", f"{r['min']:.1f}",
@@ -223,7 +224,7 @@ def _cmd_sweep(args) -> int:
         _parquet(result.to_frame(), args.output, "--format")
         print(f"wrote {args.output}", file=sys.stderr)
     elif args.format == "json":
-        _emit(json.dumps(result.to_dict(), indent=2), args.output)
+        _emit(dumps(result.to_dict(), indent=2), args.output)
     elif args.format == "csv":
         _emit(result.to_csv().rstrip("\n"), args.output)
     else:
@@ -236,14 +237,14 @@ def _cmd_sweep(args) -> int:
 
 def _cmd_schema(args) -> int:
     from ..model import json_schema
-    _emit(json.dumps(json_schema(), indent=2), args.output)
+    _emit(dumps(json_schema(), indent=2), args.output)
     return EXIT_OK
 
 
 def _cmd_hardware(args) -> int:
     from ..model.hardware import ALIASES, CATALOG, POWER_BASIS_TEXT, SOURCE_YEARS
     if args.format == "json":
-        print(json.dumps([h.to_dict() for h in CATALOG.values()], indent=2))
+        print(dumps([h.to_dict() for h in CATALOG.values()], indent=2))
         return EXIT_OK
 
     def num(v, fmt="g"):
@@ -270,8 +271,7 @@ def _cmd_hardware(args) -> int:
 
 def _emit(text: str, output: str | None) -> None:
     if output:
-        with open(output, "w") as f:
-            f.write(text + "\n")
+        write_file(output, text + "\n")
     else:
         print(text)
 
@@ -429,9 +429,36 @@ carbonsim hardware --format json""")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; returns the exit code (0 done, 2 bad input or environment, 130
+    interrupted, 1 a bug in carbonsim).  A reader that closes the pipe early
+    (``carbonsim regions | head``) ends the run quietly with 0."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return EXIT_OK
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):   # no file descriptor (stdout replaced in-process)
+        pass
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        for attr, flag in (("output", "--output"), ("jobs", "--jobs")):   # before the work, not after
+            if getattr(args, attr, None):
+                check_writable(getattr(args, attr), flag)
         return args.func(args)
+    except BrokenPipeError:
+        raise
     except ScenarioError as err:
         print(f"carbonsim: error: {err}" if len(err.problems) == 1 else f"carbonsim: {len(err.problems)} errors:\n{err}",
               file=sys.stderr)

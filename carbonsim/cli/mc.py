@@ -1,14 +1,15 @@
 """The ``carbonsim mc`` command."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 from ..model import uncertain as unc
 from ..model.errors import Problem, ScenarioError
-from ..studies.execution import StudyInterrupted
+from ..results.jsonout import dumps
+from ..studies.execution import Checkpoint, StudyInterrupted
+from .output import write_file
 from ..studies.montecarlo import monte_carlo
 from ..studies.reweight import DEFAULT_SAMPLES
 from .progress import ProgressBar
@@ -80,7 +81,7 @@ def _cmd_mc(args) -> int:
                              workers=args.workers, scheduler=args.scheduler, dask=args.dask, checkpoint=checkpoint,
                              resume=args.resume, checkpoint_every=args.checkpoint_every, vary_seed=args.vary_seed,
                              progress=ProgressBar(enabled=False if args.no_progress else None), notes=notes,
-                             engine=args.engine)
+                             engine=args.engine, keep_checkpoint=True)
     except StudyInterrupted as err:
         print(f"carbonsim mc: {err}", file=sys.stderr)
         return 130
@@ -88,17 +89,22 @@ def _cmd_mc(args) -> int:
         for note in notes:
             print(f"carbonsim mc: {note}", file=sys.stderr)
     if args.format == "json":
-        text = json.dumps({**result.nominal.to_dict(), "uncertainty": result.to_dict()}, indent=2)
+        text = dumps({**result.nominal.to_dict(), "uncertainty": result.to_dict()}, indent=2)
     else:
         text = result.format_table("text" if args.format == "table" else args.format)
         if args.format != "table":
             for w in result.warnings:
                 print(f"carbonsim mc: warning: {w}", file=sys.stderr)
     if args.output:
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
+        try:
+            write_file(args.output, text + "\n")
+        except ScenarioError as err:     # the study is kept: say how to write it without re-running
+            raise ScenarioError([Problem(q.path, q.rule + f"; the study's results are kept in {checkpoint}",
+                                         q.value, fix="run the same command with --resume and another -o")
+                                 for q in err.problems]) from None
     else:
         print(text)
+    Checkpoint.discard(checkpoint)      # the results are out: the checkpoint has done its work
     if args.plot:
         for path in result.plot(args.plot):
             print(f"wrote {path}", file=sys.stderr)

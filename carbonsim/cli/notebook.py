@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .html import NOTEBOOK_STYLE, esc, table_html
-from .tables import comparison_phase_table, comparison_serving_table, energy, mass, sweep_label, \
+from .tables import comparison_phase_table, comparison_serving_table, energy, mass, spread_text, sweep_label, \
     sweep_rows_table, uncertainty_tables, workload_table
 
 
@@ -29,7 +29,7 @@ def result_html(result) -> str:
 def sweep_repr(sweep) -> str:
     best = sweep.best
     return (f"<SweepResult {sweep.scenario}: {len(sweep.rows)} runs, best {sweep_label(best)} at "
-            f"{mass(best.gross_co2e_kg)} gross CO2e, worst / best {sweep.spread:.1f}x>")
+            f"{mass(best.gross_co2e_kg)} gross CO2e, {spread_text(sweep)}>")
 
 
 def comparison_repr(comparison) -> str:

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..model.errors import Problem, ScenarioError, path_loc
-from .tables import mass, sweep_label, tonnes
+from .output import atomic_path
+from .tables import mass, spread_text, sweep_label, tonnes
 
 PHASE_LABELS = {"search": "search", "training": "training", "experimentation": "experimentation",
                 "inference": "serving (inference)", "idle": "idle capacity"}
@@ -81,6 +82,12 @@ def _wrap(label: str, width: int = 38) -> str:
         else:
             line = f"{line} {w}" if line else w
     return "\n".join(lines + [line])
+
+
+def _ms(serving: dict, name: str, key: str) -> float:
+    """A service's latency in ms for a figure (NaN, not drawn, where there is none)."""
+    v = serving[name]["latency_s"].get(key) if name in serving else None
+    return np.nan if v is None else v * 1e3
 
 
 def _color(i: int) -> str:
@@ -242,12 +249,12 @@ def sweep_figures(sweep) -> dict:
             ax2.spines["right"].set_visible(True)
             for k, name in enumerate(services):
                 for j, q in enumerate(("p50", "p99")):
-                    y = [r.serving[name]["latency_s"].get(q, np.nan) * 1e3 if name in r.serving else np.nan
+                    y = [_ms(r.serving, name, q)
                          for r in rows]
                     if not np.all(np.isnan(y)):
                         ax2.plot(x, y, "s--" if q == "p99" else "s:", color=_color(k + 1), lw=1,
                                  label=f"{name}: latency {q}")
-                    y = [r.serving[name]["latency_s"].get("mean", np.nan) * 1e3 if name in r.serving else np.nan
+                    y = [_ms(r.serving, name, "mean")
                          for r in rows]
                     if j == 0 and not np.all(np.isnan(y)):
                         ax2.plot(x, y, "^-.", color=_color(k + 1), lw=1, label=f"{name}: mean latency")
@@ -268,7 +275,7 @@ def sweep_figures(sweep) -> dict:
     ax.margins(x=0.2)
     ax.set_xlabel("gross CO2e (t)")
     ax.set_title(f"sweep of {sweep.scenario}: {len(rows)} runs, {'ranked' if sweep.ranked else 'in grid order'} "
-                 f"(worst / best = {sweep.spread:.1f}x)", fontsize=9)
+                 f"({spread_text(sweep)})", fontsize=9)
     fig.tight_layout()
     return {"sweep": fig}
 
@@ -361,7 +368,8 @@ def save(figures: dict, directory: str | os.PathLike, formats=("png", "svg")) ->
     for name, fig in figures.items():
         for ext in formats:
             path = d / f"{name}.{ext}"
-            fig.savefig(path, dpi=130, metadata={"Date": None} if ext == "svg" else None)
+            with atomic_path(path, "--plot") as tmp:
+                fig.savefig(tmp, format=ext, dpi=130, metadata={"Date": None} if ext == "svg" else None)
             written.append(path)
         plt.close(fig)
     return written

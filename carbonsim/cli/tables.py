@@ -142,7 +142,7 @@ def workload_table(result) -> Table:
                 if key in comp:
                     c, p, d = comp[key]
                     prow[col] = f"{p:g}"
-                    drow[col] = f"{d:+.1%}"
+                    drow[col] = "-" if d is None else f"{d:+.1%}"
             rows += [prow, drow]
     idle = result.idle
     if idle.energy_kwh or idle.embodied_co2e_kg:
@@ -181,7 +181,8 @@ def result_table(result, fmt: str = "text") -> str:
             sv = w.serving
             pq = sv["per_query"]
             lat = sv["latency_s"]
-            lat_text = (f"latency p50 {lat['p50'] * 1e3:.0f} / p95 {lat['p95'] * 1e3:.0f} / p99 {lat['p99'] * 1e3:.0f} ms"
+            lat_text = ("no latency (no requests served)" if lat["mean"] is None else
+                        f"latency p50 {lat['p50'] * 1e3:.0f} / p95 {lat['p95'] * 1e3:.0f} / p99 {lat['p99'] * 1e3:.0f} ms"
                         if "p99" in lat else f"mean latency {lat['mean'] * 1e3:.0f} ms (fluid estimate)")
             out.append(f"  {w.name}: {sv['requests']:,.0f} queries ({sv['mode']} mode), "
                        f"{sv['queries_per_second_mean']:,.1f}/s on average; replicas mean {sv['replicas_mean']:.1f}, "
@@ -262,6 +263,13 @@ def scenario_summary(scenario) -> str:
     return "\n".join(lines)
 
 
+def spread_text(sweep) -> str:
+    """'worst / best = 3.2x', or why the ratio is undefined."""
+    if sweep.spread is None:
+        return "worst / best undefined: the best run emits no gross CO2e"
+    return f"worst / best = {sweep.spread:.1f}x"
+
+
 def comparison_phase_table(comparison) -> Table:
     head = ["phase", "A MWh", "B MWh", "delta MWh", "A tCO2e", "B tCO2e", "delta t"]
     rows = []
@@ -338,14 +346,14 @@ def sweep_rows_table(sweep) -> Table:
     for name in services:
         prefix = f"{name} " if len(services) > 1 else ""
         head += [f"{prefix}p50 ms", f"{prefix}p99 ms", f"{prefix}mean ms", f"{prefix}Wh/q"]
-    best = sweep.best.gross_co2e_kg or 1.0
+    best = sweep.best.gross_co2e_kg
     lines = []
     for i, r in enumerate(rows):
         line = [str(i + 1)] + [show_value(v) for _, v in r.settings]
         line += ([r.region or "-"] if show_region else []) + (["-" if r.month is None else f"{r.month:02d}"]
                                                               if show_month else [])
         line += [r.basis, fixed(r.energy_kwh / 1e3), fixed(r.gross_co2e_kg / 1e3), fixed(r.total_co2e_kg / 1e3),
-                 f"{r.mean_intensity_g_per_kwh:.1f}", f"{r.gross_co2e_kg / best:.2f}"]
+                 f"{r.mean_intensity_g_per_kwh:.1f}", f"{r.gross_co2e_kg / best:.2f}" if best else "-"]
         if savings:
             sv = r.savings
             frac = None if sv is None else sv["co2e_fraction"]["gross"]
@@ -361,7 +369,7 @@ def sweep_rows_table(sweep) -> Table:
     what = ", ".join(params + (["region"] if show_region else []) + (["start month"] if show_month else []))
     order = "ranked by gross CO2e" if sweep.ranked else "in grid order"
     caption = (f"sweep of {sweep.scenario} over {what}: {len(rows)} runs, {order} "
-               f"(worst / best = {sweep.spread:.1f}x)")
+               f"({spread_text(sweep)})")
     notes = []
     bases = {r.basis for r in rows}
     if len(bases) > 1:

@@ -7,7 +7,8 @@ silently.  Bundled real data (:mod:`.bundle`, names in docs/grid-data.md), users
 CSV files (:mod:`.readers`), gaps, glitches and year alignment (:mod:`.signal`).
 Needs numpy and the standard library only; imports nothing else of carbonsim.
 """
-from .bundle import clear_cache, list_signals, load_signal
+from .bundle import clear_cache, data_version, list_signals, load_signal
+from .files import recording_reads
 from .readers import read_csv, read_eia930_csv, read_electricitymaps_csv
 from .signal import (
                      BASES,
@@ -31,6 +32,6 @@ from .signal import (
 
 __all__ = [
     "BASES", "DEFAULT_MAX_GAP_HOURS", "GAP_POLICIES", "GLITCH_POLICIES", "GridDataWarning", "GridError", "GridSignal",
-    "GridSpanError", "KINDS", "UNITS", "UNIT_FACTORS", "align", "align_index", "clear_cache", "constant_signal", "fill_gaps", "find_glitches",
-    "list_signals", "load_signal", "read_csv", "read_eia930_csv", "read_electricitymaps_csv", "used_hours_notes",
+    "GridSpanError", "KINDS", "UNITS", "UNIT_FACTORS", "align", "align_index", "clear_cache", "constant_signal", "data_version", "fill_gaps", "find_glitches",
+    "list_signals", "load_signal", "read_csv", "read_eia930_csv", "read_electricitymaps_csv", "recording_reads", "used_hours_notes",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import hashlib
 import io
 import json
 import warnings
@@ -45,9 +46,19 @@ def _annual() -> dict:
     return json.loads(_resource("grid_annual.json").read_text(encoding="utf-8"))
 
 
+@functools.cache
+def data_version() -> str:
+    """The version of the bundled data: ``sha256:`` and the first 16 hex digits of a hash over
+    the data files' names and bytes (changes whenever any of them does)."""
+    h = hashlib.sha256()
+    for name in ("grid_annual.json", "grid_hourly.npz", "grid_index.json"):
+        h.update(name.encode() + b"\0" + _resource(name).read_bytes() + b"\0")
+    return "sha256:" + h.hexdigest()[:16]
+
+
 def clear_cache() -> None:
     """Forget the bundled data read so far (the next load reads the package files again)."""
-    for f in (_hourly_arrays, _index, _annual, _catalog):
+    for f in (_hourly_arrays, _index, _annual, _catalog, data_version):
         f.cache_clear()
 
 

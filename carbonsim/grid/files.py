@@ -7,7 +7,9 @@ file's line, so an error never echoes a whole line of a file that is not data.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
 import os
 import stat
@@ -25,6 +27,32 @@ class FileReadError(ValueError):
     def __init__(self, path, rule: str, fix: str | None = None):
         super().__init__(f"{path}: {rule}" + (f" ({fix})" if fix else ""))
         self.path, self.rule, self.fix = str(path), rule, fix
+
+
+_RECORDERS: list[dict[str, str]] = []
+
+
+@contextlib.contextmanager
+def recording_reads():
+    """Collect ``{absolute path: sha256 of its bytes}`` of every file :func:`read_text` reads
+    in the block (what a study's checkpoint fingerprint covers)."""
+    reads: dict[str, str] = {}
+    _RECORDERS.append(reads)
+    try:
+        yield reads
+    finally:
+        _RECORDERS.remove(reads)
+
+
+def note_read(path) -> None:
+    """Record ``path`` (a file read some other way, e.g. a user's Python module) as read."""
+    if _RECORDERS:
+        try:
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            return
+        for reads in _RECORDERS:
+            reads[str(Path(path).resolve())] = digest
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -61,6 +89,10 @@ def read_text(path, *, limit: int = MAX_FILE_BYTES, what: str = "text") -> str:
     if len(data) > limit:
         raise FileReadError(p, f"file is larger than the limit of {limit:,} bytes",
                             f"{what} files up to {limit // (1024 * 1024)} MiB are read")
+    if _RECORDERS:
+        digest = hashlib.sha256(data).hexdigest()
+        for reads in _RECORDERS:
+            reads[str(p.resolve())] = digest
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

@@ -12,6 +12,8 @@ import re
 import sys
 from pathlib import Path
 
+from ..grid.files import note_read
+
 PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 _REF = re.compile(PATTERN)
 
@@ -51,6 +53,8 @@ def load(ref: str, base_dir: str | Path | None = None):
             from None
     except Exception as err:      # the user's module raised while being imported
         raise ReferenceError_(f"importing {module!r} raised {type(err).__name__}: {err}") from None
+    if getattr(obj, "__file__", None):
+        note_read(obj.__file__)      # a study's checkpoint covers the module's source
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)

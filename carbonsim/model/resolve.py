@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import math
 import warnings as _warnings
 from pathlib import Path
@@ -31,10 +30,8 @@ from .errors import Problem, ScenarioError, toml_key
 from .names import RULE as NAME_RULE
 from .names import collisions
 from .objects import (
-    BASELINE_POLICY,
     Datacenter,
     JobStream,
-    Policy,
     Pool,
     ResolvedScenario,
     Search,
@@ -51,7 +48,6 @@ from .spec import (
     DEFAULT_START,
     DatacenterSpec,
     JobStreamSpec,
-    PolicySpec,
     ScenarioFile,
     ScenarioMeta,
     SearchSpec,

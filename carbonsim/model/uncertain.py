@@ -39,6 +39,8 @@ from typing import Any, Literal, Mapping
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .interrupts import deferred_interrupt
+
 from .distributions import (
     NOT_UNCERTAIN,
     PER_JOB_KEYS,
@@ -234,10 +236,11 @@ def unit_design(n: int, d: int, method: str, seed: int) -> np.ndarray:
         return out
     rng = np.random.default_rng(design_ss)
     engine = qmc.Sobol if method == "sobol" else qmc.LatinHypercube
-    try:
-        sampler = engine(d, scramble=True, rng=rng)
-    except TypeError:   # scipy < 1.15 names it seed
-        sampler = engine(d, scramble=True, seed=rng)
+    with deferred_interrupt():      # scipy's one-time Sobol' table set-up must not be cut short
+        try:
+            sampler = engine(d, scramble=True, rng=rng)
+        except TypeError:   # scipy < 1.15 names it seed
+            sampler = engine(d, scramble=True, seed=rng)
     import warnings
     with warnings.catch_warnings():
         # Sobol' balance is best at powers of 2; other sizes are still valid, just less even

@@ -23,7 +23,14 @@ def _totals(mask, a) -> Totals:
                   float(a.embodied_kg[mask].sum()))
 
 
+_NO_REQUESTS = "undefined: no requests were served"
+
+
 def _latency(res) -> dict:
+    """Mean and percentiles of a deployment's latency; null (with a note) when it served no request."""
+    keys = ("mean", "p50", "p95", "p99") if res.mode == "requests" else ("mean",)
+    if not res.total_requests:
+        return {**dict.fromkeys(keys), "note": _NO_REQUESTS}
     if res.mode == "requests":
         return {"mean": float(res.mean_latency()), "p50": float(res.latency_percentile(50)),
                 "p95": float(res.latency_percentile(95)), "p99": float(res.latency_percentile(99))}
@@ -54,9 +61,9 @@ def _serving_summary(deployments, duration_s, fac_kwh, gross_kg, net_kg) -> dict
     if len(deployments) == 1:
         out["latency_s"] = _latency(deployments[0][1])
     else:
-        weights = [float(r.total_requests) for _, r in deployments]
-        out["latency_s"] = {"mean": float(np.average([r.mean_latency() for _, r in deployments],
-                                                     weights=weights)) if sum(weights) else float("nan")}
+        served = [(float(r.total_requests), r.mean_latency()) for _, r in deployments if r.total_requests]
+        out["latency_s"] = ({"mean": float(np.average([m for _, m in served], weights=[w for w, _ in served]))}
+                            if served else {"mean": None, "note": _NO_REQUESTS})
         out["datacenters"] = {dc: {"requests": float(r.total_requests), "latency_s": _latency(r),
                                    "replicas_mean": float(np.mean(r.replicas)) if len(r.replicas) else 0.0}
                               for dc, r in deployments}

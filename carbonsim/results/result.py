@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +15,7 @@ import numpy as np
 from .._version import __version__
 from ..model.objects import ResolvedScenario
 from ..model.units import SECONDS_PER_DAY
+from .jsonout import dumps
 
 #: Version of the result contract (bumped only for incompatible changes).
 RESULT_SCHEMA_VERSION = 1
@@ -98,12 +98,14 @@ class WorkloadResult:
         return self.net_co2e_kg + self.embodied_co2e_kg
 
     def comparison(self) -> dict:
-        """Computed vs published values: ``{key: (computed, published, relative difference)}``."""
+        """Computed vs published values: ``{key: (computed, published, relative difference)}``.
+
+        The relative difference is None where the published value is 0 (undefined)."""
         if not self.published:
             return {}
         computed = {"days": self.days, "energy_mwh": self.energy_kwh / 1000,
                     "gross_tco2e": self.gross_co2e_kg / 1000, "net_tco2e": self.net_co2e_kg / 1000}
-        return {k: (computed[k], v, computed[k] / v - 1 if v else float("nan"))
+        return {k: (computed[k], v, computed[k] / v - 1 if v else None)
                 for k, v in self.published.items() if k in computed}
 
     def to_dict(self) -> dict:
@@ -132,7 +134,9 @@ class WorkloadResult:
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.published:
-            out["published"] = {k: {"computed": c, "published": p, "relative_difference": d}
+            out["published"] = {k: {"computed": c, "published": p, "relative_difference": d,
+                                    **({} if d is not None else
+                                       {"relative_difference_note": "undefined: the published value is 0"})}
                                 for k, (c, p, d) in self.comparison().items()}
             if "source" in self.published:
                 out["published"]["source"] = self.published["source"]
@@ -335,7 +339,7 @@ class Result:
         return dict(sorted(out.items()))
 
     def to_json(self, indent: int | None = 2, hourly: bool = False) -> str:
-        return json.dumps(self.to_dict(hourly=hourly), indent=indent)
+        return dumps(self.to_dict(hourly=hourly), indent=indent)
 
     def to_csv(self) -> str:
         cols = ["name", "kind", "phase", "datacenter", "hardware", "chips", "jobs", "start", "end", "days",

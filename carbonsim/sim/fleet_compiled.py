@@ -60,7 +60,7 @@ class _CoreLog:
 
     def arrays(self) -> dict[str, np.ndarray]:
         if not self.tail:
-            return {k: v.copy() for k, v in self.core.items()}
+            return dict(self.core)       # the core's own arrays (nothing else holds them)
         cols = list(zip(*self.tail))
         names = ("start_s", "end_s", "power_w", "datacenter", "workload", "kind", "chips", "job")
         return {k: np.concatenate([self.core[k], np.asarray(c, dtype=self.core[k].dtype)])
@@ -133,7 +133,10 @@ def simulate(jobs: Jobs, pools: list[Pool], policies: list[Policy], forecasts: l
     chips = np.ascontiguousarray(jobs.chips, dtype=np.int64)
     home = np.ascontiguousarray(jobs.home, dtype=np.int64)
     pol = np.ascontiguousarray(jobs.policy, dtype=np.int64)
-    order = np.ascontiguousarray(np.argsort(submit, kind="stable"), dtype=np.int64)
+    if n < 2 or bool(np.all(submit[1:] >= submit[:-1])):      # already in order (the usual case)
+        order = np.arange(n, dtype=np.int64)
+    else:
+        order = np.ascontiguousarray(np.argsort(submit, kind="stable"), dtype=np.int64)
     release = np.empty(n)
     _fleet.release_times(order, submit, t_start, release)
 

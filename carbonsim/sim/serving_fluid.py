@@ -229,7 +229,7 @@ def run_fluid_model(r: ResolvedServing, rate: np.ndarray, *, reason: str) -> Ser
             f"capacity exceeded: demand is above what {'max_replicas' if r.autoscale else 'the fleet'} "
             f"can serve in {len(f['unstable'])} hour(s) (first: hour {h0}, "
             f"{rate[h0]:.6g} requests/s); the queue grows, see drain_end_s")
-    warnings.append("fluid mode: latency percentiles are not computed (NaN); mean latency is an approximation")
+    warnings.append("fluid mode: latency percentiles are not computed; mean latency is an approximation")
     drain_chip_s = f["drain_replica_s"] * r.chips_per_replica
     n_end = f["replicas"][-1] if f["replicas"].size else 1.0
     nan = np.full(rate.size, np.nan)

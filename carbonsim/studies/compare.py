@@ -14,10 +14,10 @@ scenarios' traffic.  Computed for facility energy and for total CO2e.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from ..results import Result, Totals
+from ..results.jsonout import dumps
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ class Comparison:
         return comparison_html(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        return dumps(self.to_dict(), indent=2)
 
 
 def power_bases(r: Result) -> set[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import os
 import signal
 import sys
@@ -130,16 +131,61 @@ def _run_chunk_dask(ctx: StudyContext, chunk):
 
 
 class Checkpoint:
-    """Done flags and outputs per evaluation, written atomically (temporary file, then rename)."""
+    """Done flags and outputs per evaluation, written atomically (a temporary file of this
+    process, then rename), with the study's identity (one hash per part it depends on) so
+    that a resume after any change is refused, naming what changed.  While a study runs it
+    holds a lock beside the file (``FILE.lock``): a second study with the same checkpoint is
+    refused instead of sharing it."""
 
-    def __init__(self, path: str | os.PathLike | None, fingerprint: str, n: int, n_out: int, every: float):
+    def __init__(self, path: str | os.PathLike | None, fingerprint: str, n: int, n_out: int, every: float,
+                 identity: dict[str, str] | None = None):
         self.path = Path(path) if path is not None else None
         self.fingerprint, self.every = fingerprint, every
+        self.identity = dict(identity or {})
         self.done = np.zeros(n, dtype=bool)
         self.values = np.zeros((n, n_out))
         self.last_save = time.monotonic()
         self.dirty = False
+        self._lock_fd: int | None = None
 
+    # -- the lock ------------------------------------------------------------
+    def lock(self) -> None:
+        """Take the checkpoint's lock, or refuse (ScenarioError) when another study holds it."""
+        if self.path is None or self._lock_fd is not None:
+            return
+        import fcntl
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise ScenarioError([Problem("--checkpoint", f"cannot create the checkpoint's lock file {lock_path}: "
+                                         f"{err.strerror}", str(self.path),
+                                         fix="pass --checkpoint in a folder you can write")]) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                other = os.read(fd, 32).decode(errors="replace").strip()
+            finally:
+                os.close(fd)
+            raise ScenarioError([Problem("--checkpoint", "another study is using this checkpoint"
+                                         + (f" (process {other})" if other else ""), str(self.path),
+                                         fix="wait for it to finish, or pass another --checkpoint")]) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is None:
+            return
+        fd, self._lock_fd = self._lock_fd, None
+        try:
+            self.path.with_name(self.path.name + ".lock").unlink()
+        except OSError:
+            pass
+        os.close(fd)     # closing releases the lock (so does the process ending)
+
+    # -- reading and writing ---------------------------------------------------
     def load(self) -> bool:
         """Continue from the file if it is there; False when there is nothing to resume."""
         if self.path is None or not self.path.exists():
@@ -148,12 +194,17 @@ class Checkpoint:
             with np.load(self.path, allow_pickle=False) as z:
                 fp = str(z["fingerprint"])
                 done, values = z["done"], z["values"]
-        except (OSError, KeyError, ValueError) as err:
-            raise ScenarioError([Problem("--checkpoint", f"cannot read checkpoint: {err}", str(self.path),
+                identity = json.loads(str(z["identity"])) if "identity" in z.files else {}
+        except Exception as err:   # truncated, empty, not an npz file, missing arrays: all the file's fault
+            raise ScenarioError([Problem("--checkpoint", f"cannot read checkpoint (damaged or not a carbonsim "
+                                         f"checkpoint: {type(err).__name__})", str(self.path),
                                          fix="delete it to start over")]) from None
         if fp != self.fingerprint or done.shape != self.done.shape or values.shape != self.values.shape:
-            raise ScenarioError([Problem("--checkpoint", "the checkpoint is of another study (another file, "
-                                         "sample count, method, seed or version)", str(self.path),
+            changed = [k for k in sorted(set(identity) | set(self.identity)) if identity.get(k) != self.identity.get(k)]
+            rule = (f"cannot resume: changed since the checkpoint was written: {', '.join(changed)}"
+                    if identity and changed else
+                    "the checkpoint is of another study (another file, sample count, method, seed or version)")
+            raise ScenarioError([Problem("--checkpoint", rule, str(self.path),
                                          fix="delete it to start over, or pass another --checkpoint")])
         self.done, self.values = done.copy(), values.copy()
         return True
@@ -165,21 +216,45 @@ class Checkpoint:
         if self.path is not None and time.monotonic() - self.last_save >= self.every:
             self.save()
 
-    def save(self) -> None:
-        if self.path is None or not self.dirty:
-            return
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, fingerprint=np.array(self.fingerprint), done=self.done, values=self.values)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+    def _tmp(self) -> Path:
+        return self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+
+    def save(self) -> bool:
+        """Write what is done (if anything changed); True when the file holds it."""
+        if self.path is None:
+            return False
+        if not self.dirty:
+            return self.path.exists() and bool(self.done.any())
+        tmp = self._tmp()
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, fingerprint=np.array(self.fingerprint), done=self.done, values=self.values,
+                         identity=np.array(json.dumps(self.identity, sort_keys=True)))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            raise
         self.last_save = time.monotonic()
         self.dirty = False
+        return True
+
+    @staticmethod
+    def discard(path: str | os.PathLike | None) -> None:
+        """Delete a finished study's checkpoint file (nothing if there is none)."""
+        if path is not None:
+            try:
+                Path(path).unlink()
+            except OSError:
+                pass
 
     def remove(self) -> None:
         if self.path is not None:
-            for p in (self.path, self.path.with_name(self.path.name + ".tmp")):
+            for p in (self.path, self._tmp()):
                 try:
                     p.unlink()
                 except FileNotFoundError:

@@ -39,6 +39,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .._version import __version__
+from ..grid import data_version, recording_reads
 from ..model import uncertain as unc
 from ..model.draws import check_joint_draws
 from ..model.distributions import percentile_key
@@ -269,6 +270,18 @@ def _load(scenario, source: str | None):
     raise TypeError(f"scenario must be a path, a document (dict) or a Scenario, got {type(scenario).__name__}")
 
 
+def study_identity(document, reads: dict[str, str], options: dict) -> dict[str, str]:
+    """What a study's result depends on, one hash per part: the scenario (document and its file's
+    text), every file it references (grid, trace, profile, log CSVs, Python policy modules),
+    the carbonsim version, the bundled data version and the study options."""
+    def h(obj) -> str:
+        return hashlib.sha256(_canonical(obj).encode()).hexdigest()[:16]
+    out = {"scenario document": h(document), "carbonsim version": __version__,
+           "bundled data": data_version(), "study options": h(options)}
+    out.update({f"file {path}": digest[:16] for path, digest in sorted(reads.items())})
+    return out
+
+
 def _canonical(doc) -> str:
     return json.dumps(doc, sort_keys=True, default=lambda o: o.isoformat() if isinstance(o, dt.date) else str(o))
 
@@ -406,7 +419,8 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
                 workers: int = 1, scheduler: str | None = None, dask: str | None = None,
                 checkpoint: str | os.PathLike | None = None, resume: bool = False, checkpoint_every: float = 5.0,
                 vary_seed: bool = False, progress=None, source: str | None = None,
-                notes=None, verify: int = DEFAULT_VERIFY, engine: str | None = None) -> UncertaintyResult:
+                notes=None, verify: int = DEFAULT_VERIFY, engine: str | None = None,
+                keep_checkpoint: bool = False) -> UncertaintyResult:
     """Sample a scenario's uncertain inputs and summarise the outputs.
 
     ``scenario``: a TOML path, a document (dict) or a :class:`carbonsim.Scenario`.
@@ -419,38 +433,40 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
     ``scheduler`` (a Dask scheduler address) or ``dask="local"`` (a
     LocalCluster) parallelise the engine re-runs.  ``checkpoint``: a file the
     outputs are saved to every ``checkpoint_every`` seconds; ``resume=True``
-    continues from it.  ``vary_seed=True`` gives every sample its own scenario
+    continues from it; it is removed when the study completes, unless ``keep_checkpoint=True``
+    (the command line removes it only once the output is written).  ``vary_seed=True`` gives every sample its own scenario
     seed (Poisson arrivals, job sizes, early stopping and forecast errors then
     vary too), which needs an engine run per sample.  ``verify``: before trusting the fast path
     (re-weighting one engine run), this many samples are also run in full; if any output differs by
     more than 1e-9 (relative), every sample is run in full instead, with a warning saying so.
     """
     t_start = time.monotonic()
-    document, source = _load(scenario, source)
-    if engine is not None:     # every sample's run, in every worker: the document says which engine
-        document = {**document, "scenario": {**(document.get("scenario") or {}), "engine": engine}} \
-            if isinstance(document.get("scenario", {}), Mapping) else document
-    u = unc.parse(document, source)
-    spec = u.spec
-    n = samples if samples is not None else spec.samples or DEFAULT_SAMPLES
-    method = method or spec.method or "sobol"
-    if method not in unc.METHODS:
-        raise ScenarioError([Problem("--method", "unknown sampling method", method, fix=f"one of {', '.join(unc.METHODS)}")])
-    if seed is None:
-        seed = spec.seed if spec.seed is not None else int((document.get("scenario") or {}).get("seed", 0) or 0)
-    percentiles = tuple(float(p) for p in (percentiles or spec.percentiles or DEFAULT_PERCENTILES))
-    for p in percentiles:
-        if not 0 < p < 100:
-            raise ScenarioError([Problem("--percentiles", "must be between 0 and 100 (exclusive)", p)])
-    n, seed = unc.check_study_options(n, seed)
-    if not u.sampled:
-        raise ScenarioError([Problem("", "no uncertain inputs: nothing to sample", has_value=False,
-                                     fix='give a value as a distribution, e.g. pue = {dist = "uniform", '
-                                         'low = 1.08, high = 1.15} (docs/uncertainty.md)')], source)
-    bar = progress if progress is not None else NoProgress()
-    say = getattr(bar, "status", None) or (lambda text: None)
-    say(f"nominal run and {len(u.sampled)} input probe(s)")
-    pl = plan(u, vary_seed=vary_seed)
+    with recording_reads() as reads:     # every file the result depends on (the checkpoint covers them)
+        document, source = _load(scenario, source)
+        if engine is not None:     # every sample's run, in every worker: the document says which engine
+            document = {**document, "scenario": {**(document.get("scenario") or {}), "engine": engine}} \
+                if isinstance(document.get("scenario", {}), Mapping) else document
+        u = unc.parse(document, source)
+        spec = u.spec
+        n = samples if samples is not None else spec.samples or DEFAULT_SAMPLES
+        method = method or spec.method or "sobol"
+        if method not in unc.METHODS:
+            raise ScenarioError([Problem("--method", "unknown sampling method", method, fix=f"one of {', '.join(unc.METHODS)}")])
+        if seed is None:
+            seed = spec.seed if spec.seed is not None else int((document.get("scenario") or {}).get("seed", 0) or 0)
+        percentiles = tuple(float(p) for p in (percentiles or spec.percentiles or DEFAULT_PERCENTILES))
+        for p in percentiles:
+            if not 0 < p < 100:
+                raise ScenarioError([Problem("--percentiles", "must be between 0 and 100 (exclusive)", p)])
+        n, seed = unc.check_study_options(n, seed)
+        if not u.sampled:
+            raise ScenarioError([Problem("", "no uncertain inputs: nothing to sample", has_value=False,
+                                         fix='give a value as a distribution, e.g. pue = {dist = "uniform", '
+                                             'low = 1.08, high = 1.15} (docs/uncertainty.md)')], source)
+        bar = progress if progress is not None else NoProgress()
+        say = getattr(bar, "status", None) or (lambda text: None)
+        say(f"nominal run and {len(u.sampled)} input probe(s)")
+        pl = plan(u, vary_seed=vary_seed)
     say("sampling design")
     layout, reweighted, warnings = pl.layout, pl.reweighted, pl.warnings
     d = len(u.sampled)
@@ -490,64 +506,79 @@ def monte_carlo(scenario, *, samples: int | None = None, method: str | None = No
                             f"(slower, exact)")
             reweighted, direct = frozenset(), True
             schedule = tuple(range(d))
-    fingerprint = hashlib.sha256(_canonical({
-        "document": document, "n": n, "method": method, "seed": seed, "sensitivity": sensitivity,
-        "vary_seed": vary_seed, "version": __version__, "reweighted": sorted(reweighted),
-        "x": hashlib.sha256(np.ascontiguousarray(x_all).tobytes()).hexdigest()}).encode()).hexdigest()
+    identity = study_identity(document, reads, {
+        "n": n, "method": method, "seed": seed, "sensitivity": sensitivity, "vary_seed": vary_seed,
+        "reweighted": sorted(reweighted), "x": hashlib.sha256(np.ascontiguousarray(x_all).tobytes()).hexdigest()})
+    fingerprint = hashlib.sha256(_canonical(identity).encode()).hexdigest()
     ctx = StudyContext(u, x_all, seeds, schedule, pl.mapping, layout, fingerprint, direct)
     if pl.basis is not None and not schedule and seeds is None and not direct:
         BASIS_CACHE[(fingerprint, ())] = pl.basis     # the nominal run serves every sample
 
     # -- run -------------------------------------------------------------------
-    ckpt = Checkpoint(checkpoint, fingerprint, len(x_all), layout.n_out, checkpoint_every)
-    if resume:
-        resumed = ckpt.load()
-        if not resumed and notes is not None:
-            notes.append(f"no checkpoint at {checkpoint}: starting from the beginning")
-    elif checkpoint is not None and Path(checkpoint).exists() and notes is not None:
-        notes.append(f"starting over (the checkpoint at {checkpoint} is replaced; --resume continues it)")
-    todo = np.flatnonzero(~ckpt.done)
-    chunks = make_chunks(ctx, todo, workers) if len(todo) else []
-    engine_runs = 1 if not schedule and seeds is None else len(set(ctx.keys(np.arange(len(x_all)))))
-    bar.start(len(x_all), int(ckpt.done.sum()), "evaluations" if len(x_all) != n else "samples")
-    backend = "checkpoint"
+    ckpt = Checkpoint(checkpoint, fingerprint, len(x_all), layout.n_out, checkpoint_every, identity=identity)
+    ckpt.lock()        # a second study on this checkpoint is refused while this one runs
     try:
-        if chunks:
-            backend = execute(ctx, chunks, ckpt, bar, workers=workers, scheduler=scheduler, dask=dask)
-    except KeyboardInterrupt:
+        if resume:
+            resumed = ckpt.load()
+            if not resumed and notes is not None:
+                notes.append(f"no checkpoint at {checkpoint}: starting from the beginning")
+        elif checkpoint is not None and Path(checkpoint).exists() and notes is not None:
+            notes.append(f"starting over (the checkpoint at {checkpoint} is replaced; --resume continues it)")
+        todo = np.flatnonzero(~ckpt.done)
+        chunks = make_chunks(ctx, todo, workers) if len(todo) else []
+        engine_runs = 1 if not schedule and seeds is None else len(set(ctx.keys(np.arange(len(x_all)))))
+        bar.start(len(x_all), int(ckpt.done.sum()), "evaluations" if len(x_all) != n else "samples")
+        backend = "checkpoint"
+        try:
+            if chunks:
+                backend = execute(ctx, chunks, ckpt, bar, workers=workers, scheduler=scheduler, dask=dask)
+        except KeyboardInterrupt:
+            bar.close()
+            done = int(ckpt.done.sum())
+            try:
+                saved = ckpt.save()
+            except OSError as err:
+                saved, where = False, f"; the checkpoint could not be written ({err.strerror}): nothing kept"
+            else:
+                where = (f"; saved to {checkpoint} (continue with --resume)" if saved else
+                         "; nothing saved" if checkpoint is not None else "")
+            raise StudyInterrupted(f"interrupted after {done:,} of {len(x_all):,} evaluations{where}") from None
+        except BaseException:
+            bar.close()
+            try:
+                ckpt.save()
+            except OSError:
+                pass
+            raise
         bar.close()
-        ckpt.save()
-        done = int(ckpt.done.sum())
-        where = f"; saved to {checkpoint} (continue with --resume)" if checkpoint is not None else ""
-        raise StudyInterrupted(f"interrupted after {done:,} of {len(x_all):,} evaluations{where}") from None
-    except BaseException:
-        bar.close()
-        ckpt.save()
-        raise
-    bar.close()
-    values = ckpt.values
+        if keep_checkpoint:
+            ckpt.save()       # the caller removes it once the results are safely written
+        values = ckpt.values
 
-    # -- summarise -------------------------------------------------------------
-    col = layout.column()
-    sens = tor = sens_savings = None
-    if sensitivity:
-        f = values[:, col]
-        sens = sobol_indices(f[:n], f[n:2 * n], f[2 * n:(2 + d) * n].reshape(d, n), seed=seed,
-                             n_resamples=bootstrap, confidence=confidence)
-        tor = tornado(u, values[(2 + d) * n:, col], tornado_index, percentiles)
-        if layout.policies is not None:
-            g = values[:, layout.column(("totals", None), "net_co2e_saved_kg")]
-            sens_savings = sobol_indices(g[:n], g[n:2 * n], g[2 * n:(2 + d) * n].reshape(d, n), seed=seed,
-                                         n_resamples=bootstrap, confidence=confidence)
-        if u.correlation is not None:
-            warnings.append("correlated inputs: Sobol' indices assume independent inputs (see docs/uncertainty.md)")
-    ckpt.remove()
-    effects = tuple(unc.REWEIGHT if j in reweighted else unc.SCHEDULE for j in range(d))
-    return UncertaintyResult(
-        scenario=u, nominal=pl.nominal, layout=layout, values=values[:n].copy(), inputs=x_main[:n].copy(),
-        effects=effects, method=method, seed=seed, percentiles=percentiles, engine_runs=engine_runs,
-        backend=backend, seconds=time.monotonic() - t_start, vary_seed=vary_seed, sensitivity=sens, tornado=tor,
-        warnings=tuple(warnings), savings_sensitivity=sens_savings)
+        # -- summarise -------------------------------------------------------------
+        col = layout.column()
+        sens = tor = sens_savings = None
+        if sensitivity:
+            f = values[:, col]
+            sens = sobol_indices(f[:n], f[n:2 * n], f[2 * n:(2 + d) * n].reshape(d, n), seed=seed,
+                                 n_resamples=bootstrap, confidence=confidence)
+            tor = tornado(u, values[(2 + d) * n:, col], tornado_index, percentiles)
+            if layout.policies is not None:
+                g = values[:, layout.column(("totals", None), "net_co2e_saved_kg")]
+                sens_savings = sobol_indices(g[:n], g[n:2 * n], g[2 * n:(2 + d) * n].reshape(d, n), seed=seed,
+                                             n_resamples=bootstrap, confidence=confidence)
+            if u.correlation is not None:
+                warnings.append("correlated inputs: Sobol' indices assume independent inputs (see docs/uncertainty.md)")
+        if not keep_checkpoint:
+            ckpt.remove()
+        effects = tuple(unc.REWEIGHT if j in reweighted else unc.SCHEDULE for j in range(d))
+        return UncertaintyResult(
+            scenario=u, nominal=pl.nominal, layout=layout, values=values[:n].copy(), inputs=x_main[:n].copy(),
+            effects=effects, method=method, seed=seed, percentiles=percentiles, engine_runs=engine_runs,
+            backend=backend, seconds=time.monotonic() - t_start, vary_seed=vary_seed, sensitivity=sens, tornado=tor,
+            warnings=tuple(warnings), savings_sensitivity=sens_savings)
+    finally:
+        ckpt.unlock()
 
 
 

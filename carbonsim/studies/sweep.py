@@ -67,7 +67,8 @@ class SweepRow:
                         "added_delay_hours_mean": self.savings["added_delay_hours_mean"]})
         for name, sv in self.serving.items():
             for k, v in sv["latency_s"].items():
-                out[f"{name}: latency {k} s"] = v
+                if k != "note":
+                    out[f"{name}: latency {k} s"] = v
             out[f"{name}: Wh per query"] = sv["wh_per_query"]
             out[f"{name}: gCO2e per query"] = sv["gco2e_per_query"]
         return out
@@ -85,15 +86,19 @@ class SweepResult:
         return min(self.rows, key=lambda r: r.gross_co2e_kg)
 
     @property
-    def spread(self) -> float:
-        """Worst-to-best ratio of gross CO2e."""
+    def spread(self) -> float | None:
+        """Worst-to-best ratio of gross CO2e; None (undefined) when the best run emits nothing."""
         best = self.best.gross_co2e_kg
         worst = max(r.gross_co2e_kg for r in self.rows)
-        return worst / best if best else float("inf")
+        if not best:
+            return 1.0 if not worst else None
+        return worst / best
 
     def to_dict(self) -> dict:
         best = self.best.gross_co2e_kg
-        return {"scenario": self.scenario, "spread": self.spread, "parameters": list(self.parameters),
+        note = ({"spread_note": "undefined: the best run emits no gross CO2e (ratio_to_best is null too)"}
+                if self.spread is None else {})
+        return {"scenario": self.scenario, "spread": self.spread, **note, "parameters": list(self.parameters),
                 "ranked_by": "gross_co2e_kg" if self.ranked else None,
                 "rows": [{**r.to_dict(), "ratio_to_best": r.gross_co2e_kg / best if best else None}
                          for r in self.rows]}

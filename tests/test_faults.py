@@ -1,0 +1,374 @@
+"""Faults a user meets: a changed input under a checkpoint, a damaged checkpoint, two studies
+on one checkpoint, an output that cannot be written, a closed pipe, an interrupt; and outputs
+that are always valid JSON (null, with a note, where a value is undefined)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from carbonsim.cli import main
+from carbonsim.model import uncertain as unc
+from carbonsim.results.jsonout import dumps, finite
+from carbonsim.studies.execution import Checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+STUDY = """schema_version = 1
+[scenario]
+name = "faults"
+[datacenters.dc]
+pue = { dist = "uniform", low = 1.05, high = 1.2 }
+grid = { csv = "grid.csv" }
+[[workloads.training]]
+name = "t"
+hardware = "v100"
+chips = 8
+datacenter = "dc"
+start = 2022-01-01
+duration_days = 1
+"""
+
+
+def _study(tmp_path) -> Path:
+    path = tmp_path / "study.toml"
+    if path.exists():
+        return path
+    t0 = dt.datetime(2022, 1, 1)
+    rows = [f"{(t0 + dt.timedelta(hours=h)).isoformat()}Z,{300 + 100 * (h % 24 > 12)}" for h in range(24 * 40)]
+    (tmp_path / "grid.csv").write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    path.write_text(STUDY)
+    return path
+
+
+def _mc(tmp_path, *extra) -> list[str]:
+    return ["mc", str(_study(tmp_path)), "-n", "8", "--workers", "1", "--no-progress",
+            "--checkpoint", str(tmp_path / "c.npz"), *extra]
+
+
+def _cli(args, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "carbonsim", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+# ---------------------------------------------------------------------------
+# Checkpoints
+# ---------------------------------------------------------------------------
+
+
+def test_an_output_that_cannot_be_written_keeps_the_study_and_says_how_to_resume(tmp_path):
+    """/dev/full: the disk is full when the results are written (a subprocess, as users run it)."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    args = _mc(tmp_path, "--format", "json")
+    p = _cli(args + ["-o", "/dev/full"], tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert "No space left on device" in p.stderr and "kept in" in p.stderr and "--resume" in p.stderr
+    assert "Traceback" not in p.stderr
+    with np.load(tmp_path / "c.npz") as z:
+        assert z["done"].all()
+    # resuming writes the same results without running anything again
+    p = _cli(args + ["--resume", "-o", "out.json"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert not (tmp_path / "c.npz").exists()
+    resumed = json.loads((tmp_path / "out.json").read_text())["uncertainty"]
+    assert resumed["backend"] == "checkpoint"
+    assert main(["mc", str(tmp_path / "study.toml"), "-n", "8", "--workers", "1", "--no-progress", "--format", "json",
+                 "--checkpoint", str(tmp_path / "other.npz"), "-o", str(tmp_path / "straight.json")]) == 0
+    straight = json.loads((tmp_path / "straight.json").read_text())["uncertainty"]
+    for doc in (resumed, straight):
+        for key in ("backend", "seconds", "elapsed_s"):
+            doc.pop(key, None)
+    assert resumed == straight
+
+
+def test_resume_after_a_referenced_file_changed_is_refused_naming_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("carbonsim.cli.mc.write_file", _full_disk)
+    assert main(_mc(tmp_path, "-o", str(tmp_path / "out.txt"))) == 2     # the study is kept
+    capsys.readouterr()
+    grid = tmp_path / "grid.csv"
+    grid.write_text(grid.read_text().replace(",300\n", ",301\n", 1))
+    assert main(_mc(tmp_path, "--resume")) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume: changed since the checkpoint was written" in err
+    assert f"file {grid.resolve()}" in err and "Traceback" not in err
+
+
+def test_every_part_of_the_identity_counts(tmp_path):
+    """The scenario text, the data files, the version, the bundled data and the options."""
+    from carbonsim.studies.montecarlo import study_identity
+    base = study_identity({"a": 1}, {"/x/grid.csv": "ab" * 32}, {"n": 8})
+    assert set(base) == {"scenario document", "carbonsim version", "bundled data", "study options",
+                         "file /x/grid.csv"}
+    assert study_identity({"a": 2}, {"/x/grid.csv": "ab" * 32}, {"n": 8})["scenario document"] \
+        != base["scenario document"]
+    assert study_identity({"a": 1}, {"/x/grid.csv": "cd" * 32}, {"n": 8})["file /x/grid.csv"] \
+        != base["file /x/grid.csv"]
+    assert study_identity({"a": 1}, {"/x/grid.csv": "ab" * 32}, {"n": 9})["study options"] != base["study options"]
+    assert base["bundled data"].startswith("sha256:")
+
+
+def _full_disk(path, data, flag="--output"):
+    from carbonsim.cli.output import atomic_path
+    with atomic_path(path, flag):
+        raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", b"not a checkpoint at all"])
+def test_a_damaged_checkpoint_is_a_clear_error(tmp_path, capsys, content):
+    (tmp_path / "c.npz").write_bytes(content)
+    assert main(_mc(tmp_path, "--resume")) == 2
+    err = capsys.readouterr().err
+    assert "cannot read checkpoint" in err and "delete it to start over" in err
+
+
+def test_a_truncated_real_checkpoint_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("carbonsim.cli.mc.write_file", _full_disk)
+    assert main(_mc(tmp_path, "-o", str(tmp_path / "out.txt"))) == 2
+    ckpt = tmp_path / "c.npz"
+    ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])
+    capsys.readouterr()
+    assert main(_mc(tmp_path, "--resume")) == 2
+    assert "cannot read checkpoint" in capsys.readouterr().err
+
+
+def test_a_second_study_on_the_same_checkpoint_is_refused(tmp_path, capsys):
+    other = Checkpoint(tmp_path / "c.npz", "x", 1, 1, 5.0)
+    other.lock()                  # another study holds the checkpoint
+    try:
+        assert main(_mc(tmp_path)) == 2
+        err = capsys.readouterr().err
+        assert "another study is using this checkpoint" in err and f"process {os.getpid()}" in err
+    finally:
+        other.unlock()
+    assert main(_mc(tmp_path)) == 0            # free again once it is done
+    assert not (tmp_path / "c.npz.lock").exists()
+
+
+def test_temporary_checkpoint_files_are_per_process(tmp_path):
+    c = Checkpoint(tmp_path / "c.npz", "x", 2, 1, 0.0)
+    assert str(os.getpid()) in c._tmp().name
+    c.record(np.array([0]), np.array([[1.0]]))
+    assert (tmp_path / "c.npz").exists() and not list(tmp_path.glob("*.tmp"))
+
+
+def test_saved_to_is_said_only_when_a_checkpoint_was_written(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("carbonsim.studies.montecarlo.execute", interrupted)
+    assert main(_mc(tmp_path)) == 130
+    err = capsys.readouterr().err
+    assert "interrupted after 0 of" in err and "nothing saved" in err and "saved to" not in err
+    assert not (tmp_path / "c.npz").exists()
+
+
+@pytest.mark.parametrize("where", ["folder", "missing"])
+def test_an_unwritable_output_is_refused_before_the_study_runs(tmp_path, capsys, where):
+    out = tmp_path if where == "folder" else tmp_path / "no-such-folder" / "out.json"
+    assert main(_mc(tmp_path, "-o", str(out))) == 2
+    err = capsys.readouterr().err
+    assert ("is a folder" in err) if where == "folder" else ("does not exist" in err)
+    assert not (tmp_path / "c.npz").exists()
+
+
+def test_outputs_are_written_atomically(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run.json"
+    out.write_text("previous")
+    monkeypatch.setattr("carbonsim.cli.output.os.replace", lambda a, b: (_ for _ in ()).throw(OSError(28, "full")))
+    assert main(["run", str(ROOT / "scenarios" / "patterson2021.toml"), "--format", "json", "-o", str(out)]) == 2
+    assert out.read_text() == "previous" and not list(tmp_path.glob(".*.tmp"))
+    assert "cannot write the file" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# Interrupts
+# ---------------------------------------------------------------------------
+
+
+def test_an_interrupt_while_scipy_builds_the_sobol_tables_is_held_then_raised(monkeypatch):
+    from scipy.stats import qmc
+    expected = unc.unit_design(64, 6, "sobol", 11)
+    original = qmc.Sobol.__init__
+
+    def interrupted_init(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)       # Ctrl-C arrives mid set-up
+        original(self, *args, **kwargs)
+    monkeypatch.setattr(qmc.Sobol, "__init__", interrupted_init)
+    with pytest.raises(KeyboardInterrupt):
+        unc.unit_design(64, 6, "sobol", 11)
+    monkeypatch.setattr(qmc.Sobol, "__init__", original)
+    assert np.array_equal(unc.unit_design(64, 6, "sobol", 11), expected)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_stops_a_long_request_level_serving_run(tmp_path):
+    """5e5 queries a second at request level for a year would take half an hour: SIGINT ends it."""
+    scenario = tmp_path / "busy.toml"
+    scenario.write_text("""schema_version = 1
+[scenario]
+name = "busy"
+[datacenters.dc]
+pue = 1.1
+grid_intensity_gco2e_per_kwh = 400
+[[workloads.service]]
+name = "s"
+hardware = "a100"
+datacenter = "dc"
+start = 2022-01-01
+duration_days = 365
+queries_per_day = 4.32e10
+parameters = 1e8
+tokens_per_query = 10
+hardware_efficiency = 0.3
+chips_per_replica = 1
+autoscaling = { min_replicas = 10, max_replicas = 5000, target_utilization = 0.6 }
+max_batch_size = 64
+max_wait_ms = 5
+batch_latency_ms = 2
+mode = "requests"
+""")
+    import time
+    p = subprocess.Popen([sys.executable, "-m", "carbonsim", "run", str(scenario), "--no-progress"], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6.0)
+    assert p.poll() is None, p.communicate()
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    assert time.monotonic() - t0 < 5.0
+    assert "interrupted" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------
+# Outputs
+# ---------------------------------------------------------------------------
+
+
+def test_finite_replaces_every_non_finite_number():
+    doc = {"a": float("nan"), "b": [float("inf"), -float("inf"), 1.5], "c": np.float64("nan"),
+           "d": np.array([1.0, np.nan]), "e": (np.int64(3), np.bool_(True)), "f": "NaN"}
+    assert finite(doc) == {"a": None, "b": [None, None, 1.5], "c": None, "d": [1.0, None], "e": [3, True],
+                           "f": "NaN"}
+    json.loads(dumps(doc))
+
+
+def _write(tmp_path, name, text) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+SERVICE = """schema_version = 1
+[scenario]
+name = "split"
+[datacenters.a]
+pue = 1.1
+grid_intensity_gco2e_per_kwh = 429
+[datacenters.b]
+pue = 1.1
+grid_intensity_gco2e_per_kwh = 0
+[[workloads.service]]
+name = "serving"
+hardware = "a100"
+datacenters = ["a", "b"]
+traffic_split = [1, 0]
+start = 2020-03-01
+duration_days = 2
+queries_per_day = QPD
+parameters = 1e9
+tokens_per_query = 100
+hardware_efficiency = 0.30
+chips_per_replica = 1
+autoscaling = { min_replicas = 1, max_replicas = 6, target_utilization = 0.6 }
+max_batch_size = 16
+max_wait_ms = 50
+batch_latency_ms = 20
+mode = "MODE"
+"""
+
+
+@pytest.mark.parametrize("mode", ["requests", "fluid"])
+@pytest.mark.parametrize("qpd", ["1e5", "0"])
+def test_a_datacenter_or_service_with_no_requests_has_null_latency_with_a_note(tmp_path, capsys, mode, qpd):
+    path = _write(tmp_path, "s.toml", SERVICE.replace("QPD", qpd).replace("MODE", mode))
+    assert main(["run", str(path), "--format", "json", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "NaN" not in text and "Infinity" not in text
+    sv = json.loads(text)["workloads"][0]["serving"]
+    b = sv["datacenters"]["b"]["latency_s"]
+    assert b["mean"] is None and b["note"] == "undefined: no requests were served"
+    if qpd == "0":
+        assert sv["latency_s"]["mean"] is None and "no requests" in sv["latency_s"]["note"]
+    else:
+        assert sv["latency_s"]["mean"] == pytest.approx(sv["datacenters"]["a"]["latency_s"]["mean"])
+    assert main(["run", str(path), "--no-progress"]) == 0       # the table too
+
+
+def test_a_published_zero_gives_a_null_difference_with_a_note(tmp_path, capsys):
+    path = _write(tmp_path, "p.toml", """schema_version = 1
+[scenario]
+name = "pub0"
+[datacenters.dc]
+pue = 1.1
+grid_intensity_gco2e_per_kwh = 429
+[[workloads.training]]
+name = "t"
+hardware = "v100"
+chips = 8
+datacenter = "dc"
+start = 2020-01-01
+duration_days = 1
+published = { energy_mwh = 0, gross_tco2e = 0.1 }
+""")
+    assert main(["run", str(path), "--format", "json"]) == 0
+    pub = json.loads(capsys.readouterr().out)["workloads"][0]["published"]
+    assert pub["energy_mwh"]["relative_difference"] is None
+    assert pub["energy_mwh"]["relative_difference_note"] == "undefined: the published value is 0"
+    assert pub["gross_tco2e"]["relative_difference"] == pytest.approx(0.06864 * 0.429 / 0.1 - 1)
+    assert main(["run", str(path)]) == 0
+    diff = [line for line in capsys.readouterr().out.splitlines() if "difference" in line][0]
+    assert " - " in diff and "%" in diff
+
+
+def test_a_sweep_with_a_zero_carbon_run_has_no_infinite_spread_and_no_kg_in_x_best(tmp_path, capsys):
+    path = _write(tmp_path, "p.toml", """schema_version = 1
+[scenario]
+name = "sw"
+[datacenters.dc]
+pue = 1.1
+grid_intensity_gco2e_per_kwh = 429
+[[workloads.training]]
+name = "t"
+hardware = "v100"
+chips = 8
+datacenter = "dc"
+start = 2020-01-01
+duration_days = 1
+""")
+    args = ["sweep", str(path), "--set", "datacenters.dc.grid_intensity_gco2e_per_kwh=0,429", "--no-progress"]
+    assert main(args + ["--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["spread"] is None and "no gross CO2e" in doc["spread_note"]
+    assert [r["ratio_to_best"] for r in doc["rows"]] == [None, None]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "worst / best undefined" in out
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1] in "12" and "unspecified" in line]
+    assert [r[-1] for r in rows] == ["-", "-"]      # the x best column shows no ratio, never kg
+
+
+def test_a_closed_pipe_ends_quietly_with_exit_0():
+    for args in (["regions", "--all"], ["hardware"], ["schema"], ["--help"]):
+        p = subprocess.run(f"{sys.executable} -m carbonsim {' '.join(args)} | head -c 10 >/dev/null; "
+                           "exit ${PIPESTATUS[0]}", shell=True, executable="/bin/bash", capture_output=True,
+                           text=True, timeout=120)
+        assert p.returncode == 0, (args, p.stderr)
+        assert p.stderr == "", (args, p.stderr)
