@@ -16,6 +16,7 @@ import pytest
 
 from carbonsim.cli import main
 from carbonsim.model import uncertain as unc
+from carbonsim.model.errors import SimulationError
 from carbonsim.results.jsonout import dumps, finite
 from carbonsim.studies.execution import Checkpoint
 
@@ -372,3 +373,82 @@ def test_a_closed_pipe_ends_quietly_with_exit_0():
                            text=True, timeout=120)
         assert p.returncode == 0, (args, p.stderr)
         assert p.stderr == "", (args, p.stderr)
+
+
+# ---------------------------------------------------------------------------
+# Kernels from the Python API: arguments checked before any compiled loop runs
+# ---------------------------------------------------------------------------
+
+
+def _table(n_dc=2, hours=4):
+    from carbonsim.sim.accounting import IntensityTable
+    return IntensityTable.constant(dt.datetime(2022, 1, 1, tzinfo=dt.timezone.utc), hours,
+                                   {f"dc{i}": (100.0 * (i + 1), 50.0) for i in range(n_dc)})
+
+
+@pytest.mark.parametrize("num_threads", [0, -3, 1.5, True, "4"])
+def test_integrate_refuses_a_bad_thread_count(num_threads):
+    from carbonsim.sim.accounting import integrate
+    with pytest.raises(ValueError, match="num_threads"):
+        integrate([0.0], [10.0], [100.0], [0], _table(), num_threads=num_threads)
+
+
+def test_integrate_clamps_a_huge_thread_count_and_gives_the_same_result():
+    from carbonsim.sim.accounting import integrate
+    args = ([0.0, 100.0], [3600.0, 7300.0], [100.0, 250.0], [0, 1], _table())
+    e1, w1 = integrate(*args, num_threads=1)
+    e2, w2 = integrate(*args, num_threads=100000)       # was a segfault
+    assert np.array_equal(e1, e2) and np.array_equal(w1, w2)
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("datacenter", [2 ** 32], "outside the intensity table"),
+    ("datacenter", [1.9], "whole numbers"), ("datacenter", [-1], "outside the intensity table"), ("datacenter", [True], "integers"),
+    ("start_s", [0j + 1], "real numbers"), ("start_s", ["0"], "real numbers"),
+    ("end_s", [np.nan], "outside the intensity table"), ("power_w", [np.inf], "finite")])
+def test_integrate_checks_dtype_range_and_finiteness(field, value, match):
+    from carbonsim.sim.accounting import integrate
+    args = {"start_s": [0.0], "end_s": [10.0], "power_w": [100.0], "datacenter": [0]}
+    args[field] = value
+    with pytest.raises((ValueError, SimulationError), match=match):
+        integrate(args["start_s"], args["end_s"], args["power_w"], args["datacenter"], _table())
+
+
+@pytest.mark.parametrize("start,end,dc,match", [
+    (-1.0, 10.0, 0, r"lie in \[0"), (0.0, 5 * 3600.0, 0, r"lie in \[0"), (10.0, 5.0, 0, "end at or after"),
+    (0.0, 10.0, 2, "outside the intensity table")])
+def test_hourly_energy_checks_its_intervals(start, end, dc, match):
+    from carbonsim.sim.accounting import hourly_energy
+    with pytest.raises((ValueError, SimulationError), match=match):
+        hourly_energy([start], [end], [100.0], [dc], 2, 4)
+
+
+def test_hourly_energy_on_good_intervals_is_the_energy():
+    from carbonsim.sim.accounting import hourly_energy
+    out = hourly_energy([1800.0, 0.0], [5400.0, 14400.0], [100.0, 10.0], [0, 1], 2, 4)
+    assert out.shape == (2, 4)
+    assert out[0].tolist() == [180000.0, 180000.0, 0.0, 0.0] and out[1].tolist() == [36000.0] * 4
+
+
+def test_latency_percentile_must_be_between_0_and_100():
+    from carbonsim.sim import serving
+    res = serving.simulate(_config(), np.full(2, 5.0), seed=1, mode="requests")
+    assert 0 < res.latency_percentile(50) <= res.latency_percentile(99)
+    for q in (150, -1, float("nan")):
+        with pytest.raises(ValueError, match="between 0 and 100"):
+            res.latency_percentile(q)
+
+
+def test_compare_fluid_hours_must_be_in_the_run():
+    from carbonsim.model.errors import ScenarioError
+    from carbonsim.sim.serving import compare_fluid
+    for hours in ([-1], [3], [0.5]):
+        with pytest.raises(ScenarioError, match="hours: must be whole hour numbers between 0 and 2"):
+            compare_fluid(_config(), np.full(3, 5.0), seed=1, hours=hours)
+
+
+def _config():
+    from carbonsim.sim.serving import Batching, ServingConfig
+    return ServingConfig(chip_busy_w=300.0, chip_idle_w=100.0, chips_per_replica=1, replicas=2,
+                         batching=Batching(max_batch_size=8, max_wait_s=0.01, latency_fixed_s=0.01,
+                                           latency_per_query_s=0.001))

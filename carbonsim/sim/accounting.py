@@ -19,6 +19,7 @@ Accounting (Patterson et al. 2021, Sec. 2.5):
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +84,40 @@ class IntensityTable:
         return (when - self.start).total_seconds()
 
 
+def _floats(name: str, x, finite: bool = True) -> np.ndarray:
+    """``x`` as a contiguous float64 array: real numbers only (no complex, text or objects);
+    finite unless ``finite=False`` (times: the kernel reports non-finite ones as outside the table)."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be real numbers, got an array of {a.dtype}")
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    if finite and not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return a
+
+
+def _indices(name: str, x, n: int) -> np.ndarray:
+    """``x`` as contiguous int32 row numbers in [0, n): whole numbers only (1.9 is not a row)."""
+    a = np.asarray(x)
+    if a.dtype.kind == "b" or a.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be integers, got an array of {a.dtype}")
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a) & (a == np.round(a))):
+        raise ValueError(f"{name} must be whole numbers")
+    if a.size and (a.min() < 0 or a.max() >= n):
+        raise SimulationError(f"{name} outside the intensity table: must be between 0 and {n - 1}, "
+                              f"got {a.min()!r}..{a.max()!r}")
+    return np.ascontiguousarray(a, dtype=np.int32)
+
+
+def _thread_count(num_threads) -> int:
+    """A thread count of at least 1, at most the machine's CPUs (more would only oversubscribe)."""
+    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
+        raise ValueError(f"num_threads must be an integer, got {num_threads!r}")
+    if num_threads < 1:
+        raise ValueError(f"num_threads must be at least 1, got {num_threads}")
+    return int(min(num_threads, os.cpu_count() or 1))
+
+
 def integrate(start_s, end_s, power_w, datacenter, table: IntensityTable, *, num_threads: int = 1):
     """Integrate power intervals against ``table``.
 
@@ -90,11 +125,11 @@ def integrate(start_s, end_s, power_w, datacenter, table: IntensityTable, *, num
     interval and signal, the integral of power x intensity (J x gCO2e/kWh;
     divide by 3.6e6 for grams).  Times are seconds from ``table.start``.
     """
-    start_s = np.ascontiguousarray(start_s, dtype=np.float64)
-    end_s = np.ascontiguousarray(end_s, dtype=np.float64)
-    power_w = np.ascontiguousarray(power_w, dtype=np.float64)
-    datacenter = np.ascontiguousarray(datacenter, dtype=np.int32)
-    n = start_s.shape[0]
+    num_threads = _thread_count(num_threads)
+    start_s, end_s = _floats("start_s", start_s, finite=False), _floats("end_s", end_s, finite=False)
+    power_w = _floats("power_w", power_w)
+    datacenter = _indices("datacenter", datacenter, table.values.shape[0])
+    n = start_s.shape[0] if start_s.ndim == 1 else -1
     if not (start_s.ndim == end_s.ndim == power_w.ndim == datacenter.ndim == 1) or not (
         n == end_s.shape[0] == power_w.shape[0] == datacenter.shape[0]
     ):
@@ -126,10 +161,20 @@ def hourly_energy(start_s, end_s, power_w, datacenter, n_datacenters: int, n_hou
     the hourly intensity gives hourly emissions exactly, because intensity is
     constant within an hour.
     """
-    s = np.asarray(start_s, dtype=np.float64)
-    e = np.asarray(end_s, dtype=np.float64)
-    p = np.asarray(power_w, dtype=np.float64)
-    d = np.asarray(datacenter, dtype=np.int64)
+    for name, v in (("n_datacenters", n_datacenters), ("n_hours", n_hours)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    s, e, p = _floats("start_s", start_s), _floats("end_s", end_s), _floats("power_w", power_w)
+    d = _indices("datacenter", datacenter, n_datacenters).astype(np.int64)
+    if not (s.ndim == e.ndim == p.ndim == d.ndim == 1 and s.shape == e.shape == p.shape == d.shape):
+        raise ValueError("start_s, end_s, power_w and datacenter must be 1-D arrays of one length")
+    if s.size:
+        if s.min() < 0 or e.max() > n_hours * SECONDS_PER_HOUR:
+            raise ValueError(f"intervals must lie in [0, {n_hours * SECONDS_PER_HOUR:g}] s (n_hours = {n_hours})")
+        if np.any(e < s):
+            raise ValueError("every interval must end at or after its start (end_s >= start_s)")
+        if p.min() < 0:
+            raise ValueError("power_w must be non-negative")
     out = np.zeros(n_datacenters * n_hours)
     diff = np.zeros(n_datacenters * (n_hours + 1))
     hs = np.minimum((s // SECONDS_PER_HOUR).astype(np.int64), n_hours - 1)

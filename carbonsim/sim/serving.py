@@ -274,7 +274,10 @@ def compare_fluid(config, hourly_rate_per_s, *, seed, hours=None, n_samples: int
             fail("hourly_rate_per_s", "has no traffic to compare", 0)
         pick = np.unique(np.linspace(0, busy_hours.size - 1, min(n_samples, busy_hours.size)).round().astype(int))
         hours = busy_hours[pick]
-    hours = np.asarray(hours, dtype=np.int64)
+    ha = np.asarray(hours)
+    if ha.ndim != 1 or ha.dtype.kind not in "iu" or (ha.size and (ha.min() < 0 or ha.max() >= rate.size)):
+        fail("hours", f"must be whole hour numbers between 0 and {rate.size - 1}", hours)
+    hours = ha.astype(np.int64)
     ss = seed_sequence(seed)
     children = ss.spawn(hours.size)
     rows = []

@@ -195,6 +195,9 @@ class ServingResult:
         """Latency percentile(s) over ``hours`` (an index or slice; default all), from the histograms."""
         if self.latency_histogram is None:
             raise SimulationError("latency percentiles need the request-level engine (mode='requests')")
+        qa = np.asarray(q)
+        if qa.dtype.kind not in "iuf" or not np.all(np.isfinite(qa) & (qa >= 0) & (qa <= 100)):
+            raise ValueError(f"q must be percentiles between 0 and 100, got {q!r}")
         hist = self.latency_histogram if hours is None else np.atleast_2d(self.latency_histogram[hours])
         total = hist.sum(axis=0, dtype=np.int64)[None, :]
         out = histogram_percentiles(total, self.histogram_edges_s, q)[:, 0]
