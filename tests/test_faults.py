@@ -452,3 +452,132 @@ def _config():
     return ServingConfig(chip_busy_w=300.0, chip_idle_w=100.0, chips_per_replica=1, replicas=2,
                          batching=Batching(max_batch_size=8, max_wait_s=0.01, latency_fixed_s=0.01,
                                            latency_per_query_s=0.001))
+
+
+# ---------------------------------------------------------------------------
+# Sweeps of things that cannot be swept
+# ---------------------------------------------------------------------------
+
+
+def test_sweep_refuses_a_distribution_in_regions_or_a_sampled_start(tmp_path, capsys):
+    doc = """schema_version = 1
+[scenario]
+name = "ds"
+[datacenters.dc]
+pue = 1.1
+grid = "eia:CISO"
+[[workloads.training]]
+name = "t"
+hardware = "v100"
+chips = 8
+datacenter = "dc"
+start = START
+duration_days = 1
+[sweep]
+regions = REGIONS
+"""
+    sampled = _write(tmp_path, "a.toml", doc.replace("START", '{ dist = "choice", values = [2022-01-01, 2022-03-01] }')
+                     .replace("REGIONS", '["eia:CISO"]'))
+    assert main(["sweep", str(sampled), "--months", "1,2", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "workloads.training[0].start: is a distribution" in err and "carbonsim mc" in err
+    regions = _write(tmp_path, "b.toml", doc.replace("START", "2022-01-01")
+                     .replace("REGIONS", '["eia:CISO", { dist = "choice", values = ["eia:BPAT"] }]'))
+    assert main(["sweep", str(regions), "--no-progress"]) == 2
+    assert "sweep.regions[1]: must be a grid signal name" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# Fuzzing the command line: exit 0 or 2, never 1, never a traceback, valid JSON on 0
+# ---------------------------------------------------------------------------
+
+FUZZ_BASE = {
+    "schema_version": 1,
+    "scenario": {"name": "fuzz"},
+    "datacenters": {"dc": {"pue": 1.1, "grid": {"csv": "grid.csv"}}},
+    "workloads": {"training": [{"name": "t", "hardware": "v100", "chips": 8, "datacenter": "dc",
+                                "start": "2022-01-01", "duration_days": 1}]},
+}
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return "nan" if v != v else ("inf" if v == float("inf") else "-inf" if v == -float("inf") else repr(v))
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + "}"
+
+
+def _fuzz_toml(doc) -> str:
+    """The document as TOML, every table inline on its own line."""
+    return "".join(f"{json.dumps(str(k))} = {_toml_value(v)}\n" for k, v in doc.items())
+
+
+def test_fuzz_the_cli_on_random_documents_and_csv_files(tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    import contextlib
+    import copy
+    import io
+
+    scalars = st.one_of(st.integers(-10 ** 20, 10 ** 20), st.floats(allow_nan=True, allow_infinity=True),
+                        st.text(max_size=12), st.booleans(), st.dates().map(str))
+    values = st.recursive(scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c,
+                                                                                          max_size=3), max_leaves=5)
+    paths = st.sampled_from([("scenario", "name"), ("scenario", "start"), ("datacenters", "dc", "pue"),
+                             ("datacenters", "dc", "grid"), ("datacenters", "dc", "cfe"),
+                             ("workloads", "training", 0, "chips"), ("workloads", "training", 0, "start"),
+                             ("workloads", "training", 0, "duration_days"), ("workloads", "training", 0, "hardware"),
+                             ("workloads", "training", 0, "power_w_per_chip"), ("schema_version",),
+                             ("workloads", "training", 0, "published")])
+    cell = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.text(max_size=8),
+                     st.integers(-10 ** 30, 10 ** 30).map(str))
+    csv_rows = st.lists(st.tuples(st.sampled_from(["2022-01-01T{:02d}:00Z", "2022-01-{:02d}", "x{}", "1970-01-01T00:{:02d}Z"]),
+                                  st.integers(0, 30), cell), max_size=30)
+
+    seen = {0: 0, 2: 0}
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(st.lists(st.tuples(paths, values | st.none()), max_size=3), csv_rows,
+           st.sampled_from([["run"], ["validate"], ["run", "--format", "json"], ["run", "--hourly", "--format", "json"]]))
+    def check(edits, rows, command):
+        doc = copy.deepcopy(FUZZ_BASE)
+        for path, v in edits:
+            target = doc
+            for k in path[:-1]:
+                target = target[k] if isinstance(target, (dict, list)) else None
+                if target is None:
+                    break
+            if isinstance(target, dict):
+                if v is None:
+                    target.pop(path[-1], None)
+                else:
+                    target[path[-1]] = v
+            elif isinstance(target, list) and v is not None:
+                target[path[-1]] = v
+        (tmp_path / "grid.csv").write_text("timestamp,value\n" + "".join(
+            f"{pat.format(h) if '{' in pat else pat},{c}\n" for pat, h, c in rows)
+            if rows else "timestamp,value\n" + "".join(f"2022-01-01T{h:02d}:00Z,{300 + h}\n" for h in range(24))
+            + "".join(f"2022-01-02T{h:02d}:00Z,{300 + h}\n" for h in range(24)))
+        text = _fuzz_toml(doc)
+        path = tmp_path / "fuzz.toml"
+        path.write_text(text)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([command[0], str(path), *command[1:]])
+        assert code in (0, 2), (text, err.getvalue())
+        seen[code] += 1
+        assert "internal error" not in err.getvalue() and "Traceback" not in err.getvalue()
+        if code == 0 and "json" in command:
+            json.loads(out.getvalue())
+        if code == 2:
+            assert err.getvalue().startswith("carbonsim")
+
+    check()
+    assert seen[0] and seen[2], seen       # the fuzzing reached both good and bad inputs

@@ -226,9 +226,25 @@ def sweep(scenario, regions=None, months: list[int] | None = None, values: Mappi
                                      fix="e.g. --regions eia:BPAT,eia:AZPS (carbonsim regions lists them), or "
                                          "--set workloads.service[0].max_batch_size=1,8,64")],
                             scenario.source)
+    for i, r in enumerate(regions):
+        if not isinstance(r, str):
+            raise ScenarioError([Problem(f"sweep.regions[{i}]", "must be a grid signal name (regions are swept one "
+                                         "by one, not sampled)", r,
+                                         fix='list them, e.g. regions = ["eia:CISO", "eia:BPAT"]; for a distribution '
+                                             "over regions use carbonsim mc")], scenario.source)
     for m in months or []:
         if not (isinstance(m, int) and 1 <= m <= 12):
             raise ScenarioError([Problem("sweep.months", "months must be integers 1-12", m)], scenario.source)
+    if months:
+        doc = scenario.to_dict()
+        starts = [(f"scenario.{k}", (doc.get("scenario") or {}).get(k)) for k in ("start", "end")]
+        starts += [(f"workloads.{kind}[{i}].{k}", w.get(k)) for kind in ("training", "job_stream", "search")
+                   for i, w in enumerate((doc.get("workloads") or {}).get(kind, [])) for k in ("start", "end")]
+        for where, v in starts:
+            if isinstance(v, Mapping):
+                raise ScenarioError([Problem(where, "is a distribution, so a sweep over start months cannot move "
+                                             "it", v, fix="give a fixed date to sweep months, or study the "
+                                                          "distribution with carbonsim mc")], scenario.source)
     locs = {}
     for path, vs in values.items():
         try:
