@@ -581,3 +581,12 @@ def test_fuzz_the_cli_on_random_documents_and_csv_files(tmp_path):
 
     check()
     assert seen[0] and seen[2], seen       # the fuzzing reached both good and bad inputs
+
+
+def test_request_level_traffic_past_two_to_the_32_an_hour_names_the_service(tmp_path, capsys):
+    path = _write(tmp_path, "big.toml", SERVICE.replace("QPD", "4e11").replace("MODE", "requests")
+                  .replace("max_replicas = 6", "max_replicas = 100000"))
+    assert main(["run", str(path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "big.toml: workloads.service[0]: a: " in err and "more than 2**32 requests in one hour" in err
+    assert 'mode = "fluid"' in err

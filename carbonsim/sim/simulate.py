@@ -206,9 +206,22 @@ def simulate_services(scenario: ResolvedScenario, rows: list[WorkloadRow]) -> di
         if isinstance(sv, Service):
             rate_seed, serve_seed = seeds[i].spawn(2)
             rate = service_rates(sv, np.random.default_rng(rate_seed))
-            out[i] = [(dc, serving.simulate(sv.config, rate * share, seed=child, mode=sv.mode))
+            out[i] = [(dc, _serve(scenario, sv, dc, rate * share, child))
                       for dc, share, child in zip(sv.datacenters, sv.split, serve_seed.spawn(len(sv.datacenters)))]
     return out
+
+
+def _serve(scenario: ResolvedScenario, sv: Service, dc: str, rate, seed):
+    """One deployment's serving run; a limit of the serving engine is reported at the service's
+    place in the file (the engine's own message names its arguments)."""
+    try:
+        return serving.simulate(sv.config, rate, seed=seed, mode=sv.mode)
+    except ScenarioError as err:
+        k = scenario.services.index(sv)
+        fix = ('set mode = "fluid" (or "auto") for this traffic, or lower it' if sv.mode == "requests"
+               else "lower the traffic or shorten the service")
+        raise ScenarioError([Problem(f"workloads.service[{k}]", f"{dc}: {q.path} {q.rule}", q.value, fix=fix,
+                                     has_value=q.has_value) for q in err.problems], scenario.source) from None
 
 
 def _service_intervals(services: dict, rows, t0: dt.datetime, dc_index: dict) -> dict[str, np.ndarray]:
