@@ -590,3 +590,19 @@ def test_request_level_traffic_past_two_to_the_32_an_hour_names_the_service(tmp_
     err = capsys.readouterr().err
     assert "big.toml: workloads.service[0]: a: " in err and "more than 2**32 requests in one hour" in err
     assert 'mode = "fluid"' in err
+
+
+def test_fluid_batch_size_is_closed_form_and_matches_the_direct_sum():
+    """E[min(B, 1 + N)], N ~ Poisson: the closed form against the sum over N, on random cases,
+    and a batch limit of 100,000 costs no more than a limit of 8."""
+    from scipy.stats import poisson
+    from carbonsim.sim.serving_fluid import fluid_batch_size
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        lam, batch, wait = 10 ** rng.uniform(-3, 4), int(rng.integers(1, 200)), 10 ** rng.uniform(-4, 0)
+        mu = lam * wait
+        n = np.arange(0, int(mu + 60 * np.sqrt(mu + 1) + batch + 60))
+        direct = float(np.sum(np.minimum(batch, 1 + n) * poisson.pmf(n, mu)))
+        assert fluid_batch_size([lam], batch, wait)[0] == pytest.approx(direct, rel=1e-9)
+    big = fluid_batch_size(np.full(10, 1e9), 100_000, 0.05)
+    assert np.allclose(big, 100_000.0)

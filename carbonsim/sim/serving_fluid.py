@@ -29,10 +29,14 @@ from .serving_result import (
 # --------------------------------------------------------------------------
 
 def fluid_batch_size(rate_per_s, max_batch: int, max_wait_s: float) -> np.ndarray:
-    """Mean size of timeout-closed batches, E[min(B, 1 + N)], N ~ Poisson(rate x max_wait).
+    """Mean size of timeout-closed batches, E[min(B, 1 + N)], N ~ Poisson(mu = rate x max_wait).
 
-    ``max_wait_s`` may be an array (one window per hour).
+    In closed form, with K = B - 1: E[min(K, N)] = mu P(N <= K - 1) + K P(N > K) (from
+    E[min(K, N)] = E[N] - E[(N - K)+] and sum_{n>K} n p(n) = mu P(N >= K)), so the cost is
+    independent of the batch limit.  ``max_wait_s`` may be an array (one window per hour).
     """
+    from scipy.stats import poisson
+
     lam = np.asarray(rate_per_s, dtype=np.float64)
     mu = lam * np.asarray(max_wait_s, dtype=np.float64)
     m = np.ones_like(mu)
@@ -40,18 +44,8 @@ def fluid_batch_size(rate_per_s, max_batch: int, max_wait_s: float) -> np.ndarra
     if max_batch == 1 or not pos.any():
         return m
     mu_p = mu[pos]
-    log_mu = np.log(mu_p)
-    log_pmf = -mu_p
-    cdf = np.exp(log_pmf)
-    acc = np.ones_like(mu_p)
-    for j in range(1, max_batch):
-        tail = np.clip(1.0 - cdf, 0.0, 1.0)       # P(N >= j)
-        if tail.max() < 1e-15:
-            break
-        acc += tail
-        log_pmf = log_pmf + log_mu - math.log(j)
-        cdf = cdf + np.exp(log_pmf)
-    m[pos] = acc
+    k = float(max_batch - 1)
+    m[pos] = 1.0 + mu_p * poisson.cdf(k - 1, mu_p) + k * poisson.sf(k, mu_p)
     return m
 
 
