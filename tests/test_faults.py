@@ -22,20 +22,26 @@ from carbonsim.studies.execution import Checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 
-STUDY = """schema_version = 1
+def _training(name: str, datacenter: str, start: str = "2020-01-01", extra: str = "") -> str:
+    """A scenario of one 8-chip, one-day V100 training run in datacenter ``dc``."""
+    return f"""schema_version = 1
 [scenario]
-name = "faults"
+name = "{name}"
 [datacenters.dc]
-pue = { dist = "uniform", low = 1.05, high = 1.2 }
-grid = { csv = "grid.csv" }
+{datacenter}
 [[workloads.training]]
 name = "t"
 hardware = "v100"
 chips = 8
 datacenter = "dc"
-start = 2022-01-01
+start = {start}
 duration_days = 1
-"""
+{extra}"""
+
+
+STUDY = _training("faults", 'pue = { dist = "uniform", low = 1.05, high = 1.2 }\ngrid = { csv = "grid.csv" }',
+                  start="2022-01-01")
+CONSTANT_DC = "pue = 1.1\ngrid_intensity_gco2e_per_kwh = 429"
 
 
 def _study(tmp_path) -> Path:
@@ -314,21 +320,8 @@ def test_a_datacenter_or_service_with_no_requests_has_null_latency_with_a_note(t
 
 
 def test_a_published_zero_gives_a_null_difference_with_a_note(tmp_path, capsys):
-    path = _write(tmp_path, "p.toml", """schema_version = 1
-[scenario]
-name = "pub0"
-[datacenters.dc]
-pue = 1.1
-grid_intensity_gco2e_per_kwh = 429
-[[workloads.training]]
-name = "t"
-hardware = "v100"
-chips = 8
-datacenter = "dc"
-start = 2020-01-01
-duration_days = 1
-published = { energy_mwh = 0, gross_tco2e = 0.1 }
-""")
+    path = _write(tmp_path, "p.toml", _training("pub0", CONSTANT_DC,
+                                                extra="published = { energy_mwh = 0, gross_tco2e = 0.1 }\n"))
     assert main(["run", str(path), "--format", "json"]) == 0
     pub = json.loads(capsys.readouterr().out)["workloads"][0]["published"]
     assert pub["energy_mwh"]["relative_difference"] is None
@@ -340,20 +333,7 @@ published = { energy_mwh = 0, gross_tco2e = 0.1 }
 
 
 def test_a_sweep_with_a_zero_carbon_run_has_no_infinite_spread_and_no_kg_in_x_best(tmp_path, capsys):
-    path = _write(tmp_path, "p.toml", """schema_version = 1
-[scenario]
-name = "sw"
-[datacenters.dc]
-pue = 1.1
-grid_intensity_gco2e_per_kwh = 429
-[[workloads.training]]
-name = "t"
-hardware = "v100"
-chips = 8
-datacenter = "dc"
-start = 2020-01-01
-duration_days = 1
-""")
+    path = _write(tmp_path, "p.toml", _training("sw", CONSTANT_DC))
     args = ["sweep", str(path), "--set", "datacenters.dc.grid_intensity_gco2e_per_kwh=0,429", "--no-progress"]
     assert main(args + ["--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -460,22 +440,7 @@ def _config():
 
 
 def test_sweep_refuses_a_distribution_in_regions_or_a_sampled_start(tmp_path, capsys):
-    doc = """schema_version = 1
-[scenario]
-name = "ds"
-[datacenters.dc]
-pue = 1.1
-grid = "eia:CISO"
-[[workloads.training]]
-name = "t"
-hardware = "v100"
-chips = 8
-datacenter = "dc"
-start = START
-duration_days = 1
-[sweep]
-regions = REGIONS
-"""
+    doc = _training("ds", 'pue = 1.1\ngrid = "eia:CISO"', start="START", extra="[sweep]\nregions = REGIONS\n")
     sampled = _write(tmp_path, "a.toml", doc.replace("START", '{ dist = "choice", values = [2022-01-01, 2022-03-01] }')
                      .replace("REGIONS", '["eia:CISO"]'))
     assert main(["sweep", str(sampled), "--months", "1,2", "--no-progress"]) == 2

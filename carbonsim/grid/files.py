@@ -44,15 +44,19 @@ def recording_reads():
         _RECORDERS.remove(reads)
 
 
-def note_read(path) -> None:
-    """Record ``path`` (a file read some other way, e.g. a user's Python module) as read."""
-    if _RECORDERS:
+def note_read(path, data: bytes | None = None) -> None:
+    """Record ``path`` as read (its bytes ``data``, else read here: a file read some other way,
+    e.g. a user's Python module) in every :func:`recording_reads` block that is open."""
+    if not _RECORDERS:
+        return
+    if data is None:
         try:
-            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            data = Path(path).read_bytes()
         except OSError:
             return
-        for reads in _RECORDERS:
-            reads[str(Path(path).resolve())] = digest
+    digest = hashlib.sha256(data).hexdigest()
+    for reads in _RECORDERS:
+        reads[str(Path(path).resolve())] = digest
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -89,10 +93,7 @@ def read_text(path, *, limit: int = MAX_FILE_BYTES, what: str = "text") -> str:
     if len(data) > limit:
         raise FileReadError(p, f"file is larger than the limit of {limit:,} bytes",
                             f"{what} files up to {limit // (1024 * 1024)} MiB are read")
-    if _RECORDERS:
-        digest = hashlib.sha256(data).hexdigest()
-        for reads in _RECORDERS:
-            reads[str(p.resolve())] = digest
+    note_read(p, data)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

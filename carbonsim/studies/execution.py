@@ -254,11 +254,8 @@ class Checkpoint:
 
     def remove(self) -> None:
         if self.path is not None:
-            for p in (self.path, self._tmp()):
-                try:
-                    p.unlink()
-                except FileNotFoundError:
-                    pass
+            Checkpoint.discard(self.path)
+            Checkpoint.discard(self._tmp())
 
 
 class StudyInterrupted(KeyboardInterrupt):
